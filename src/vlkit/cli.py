@@ -1,0 +1,163 @@
+"""`vlkit <task> <verb>`: the command-line interface.
+
+User errors (bad config, missing file, malformed data) print one clear line and exit with status 2.
+`--json` prints exactly one JSON object on stdout; progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vlkit.errors import VlkitError
+
+app = typer.Typer(help="vlkit: vision-language research toolkit (VQA, captioning, video QA).",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+vqa_app = typer.Typer(help="Visual question answering.", no_args_is_help=True)
+runs_app = typer.Typer(help="Run directories.", no_args_is_help=True)
+app.add_typer(vqa_app, name="vqa")
+app.add_typer(runs_app, name="runs")
+
+
+def _emit(result: dict, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(result) if as_json else text)
+
+
+def _format_report(report: dict) -> str:
+    per_type = ", ".join(f"{name} {value:.2f}" for name, value in report["perAnswerType"].items())
+    return f"{report['split']} accuracy {report['overall']:.2f}% over {report['num_questions']} questions ({per_type})"
+
+
+@vqa_app.command("train")
+def vqa_train(
+    overrides: Optional[list[str]] = typer.Argument(None, help="key=value config overrides", show_default=False),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML recipe (default: easy-VQA)"),
+    resume: Optional[str] = typer.Option(None, "--resume", help="continue this run from its last.ckpt"),
+    runs_root: str = typer.Option("runs", "--runs-root", help="where --resume looks for a run name"),
+    as_json: bool = typer.Option(False, "--json", help="print the run summary as one JSON object"),
+) -> None:
+    """Train a VQA model; with no arguments, the default easy-VQA recipe on the CPU.
+
+    Example: vlkit vqa train --config configs/vqa/cnn_lstm_att_easyvqa.yaml trainer.max_epochs=5
+    """
+    from vlkit.config import load_config
+    from vlkit.runs import resolve_run
+    from vlkit.vqa.train import train
+
+    resume_dir = resolve_run(resume, runs_root) if resume else None
+    if resume_dir is not None and config is not None:
+        raise VlkitError("--resume uses the run's own config.yaml; pass changes as key=value overrides instead")
+    resolved = load_config(resume_dir / "config.yaml" if resume_dir else config, overrides or [])
+    summary = train(resolved, resume_dir)
+    if summary is not None:
+        _emit(summary, as_json, f"run: {summary['run_dir']}\nbest val accuracy {summary['best_val_metric']:.2f}% "
+                                f"(epoch {summary['best_epoch']})\n{_format_report(summary['test'])}")
+
+
+@vqa_app.command("evaluate")
+def vqa_evaluate(
+    run: str = typer.Argument(..., help="run directory (or run name under --runs-root)"),
+    split: str = typer.Option("test", "--split", help="train | val | test"),
+    checkpoint: str = typer.Option("best", "--checkpoint", help="best | last"),
+    overrides: Optional[list[str]] = typer.Argument(None, help="data.* overrides, e.g. data.root=DIR"),
+    runs_root: str = typer.Option("runs", "--runs-root"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Score a trained run on a split and write predictions_<split>.json into the run.
+
+    Example: vlkit vqa evaluate runs/vqa/cnn_lstm_att_easyvqa-20261122-101500 --split test --json
+    """
+    from vlkit.config import load_config
+    from vlkit.runs import resolve_run
+    from vlkit.vqa.data import EasyVQADataModule
+    from vlkit.vqa.evaluate import evaluate_split
+    from vlkit.vqa.inference import load_trained
+
+    run_dir = resolve_run(run, runs_root)
+    bad = [item for item in overrides or [] if not item.startswith("data.")]
+    if bad:
+        raise VlkitError(f"evaluate takes only data.* overrides, got {bad}")
+    trained = load_trained(run_dir, checkpoint)
+    config = load_config(run_dir / "config.yaml", overrides or [])
+    datamodule = EasyVQADataModule(config.data, seed=config.trainer.seed, vocab=trained.vocab,
+                                   answers=trained.answers)
+    if split != "test":
+        datamodule.setup("validate")
+    report = evaluate_split(trained.module, datamodule, split, trained.answers, run_dir)
+    _emit(report, as_json, _format_report(report))
+
+
+@vqa_app.command("predict")
+def vqa_predict(
+    run: str = typer.Argument(..., help="run directory (or run name under --runs-root)"),
+    image: Path = typer.Option(..., "--image", help="image file"),
+    question: str = typer.Option(..., "--question", help="question text"),
+    top_k: int = typer.Option(5, "--top-k", help="how many answers to list"),
+    attention: Optional[Path] = typer.Option(None, "--attention", help="write the attention map as PNG here"),
+    runs_root: str = typer.Option("runs", "--runs-root"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Answer a question about an image with a trained run (CPU; the dataset is not needed).
+
+    Example: vlkit vqa predict RUN --image shape.png --question "what color is the shape?" --attention att.png
+    """
+    from vlkit.runs import resolve_run
+    from vlkit.vqa.predict import predict
+
+    result = predict(resolve_run(run, runs_root), image, question, top_k, attention)
+    if result.unknown_words:
+        typer.echo(f"warning: words not in the training vocabulary (read as <unk>): {result.unknown_words}",
+                   err=True)
+    payload = {"question": question, "answers": [{"answer": a, "probability": p} for a, p in result.answers],
+               "unknown_words": result.unknown_words, "attention": str(attention) if attention else None}
+    lines = [f"{answer:<12} {probability:7.2%}" for answer, probability in result.answers]
+    if attention:
+        lines.append(f"attention map: {attention}")
+    _emit(payload, as_json, "\n".join(lines))
+
+
+@runs_app.command("list")
+def runs_list(
+    root: str = typer.Option("runs", "--root", help="runs root directory"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """List runs with their status, epochs and metrics.
+
+    Example: vlkit runs list --root runs
+    """
+    from vlkit.runs import list_runs
+
+    infos = list_runs(root)
+    rows = [{"path": str(i.path), "task": i.task, "status": i.status, "created": i.created, "epochs": i.epochs,
+             "best_val": i.best_metric, "test": i.test_metric} for i in infos]
+    if as_json:
+        typer.echo(json.dumps({"runs": rows}))
+        return
+    if not rows:
+        typer.echo(f"no runs under {root}")
+        return
+    typer.echo(f"{'created':<20} {'task':<6} {'status':<12} {'epochs':>6} {'best val':>9} {'test':>7}  path")
+    for row in rows:
+        best = "-" if row["best_val"] is None else f"{row['best_val']:.2f}"
+        test = "-" if row["test"] is None else f"{row['test']:.2f}"
+        typer.echo(f"{row['created']:<20} {row['task']:<6} {row['status']:<12} {row['epochs']:>6} {best:>9} "
+                   f"{test:>7}  {row['path']}")
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning VlkitError into a one-line message and exit 2."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("vlkit")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        app()
+    except VlkitError as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""Procedural datasets written in the official file formats (test fixtures, sanity checks)."""

@@ -1,0 +1,1 @@
+"""Visual question answering: data, metric, models, training, evaluation and prediction."""

@@ -1,0 +1,209 @@
+"""easy-VQA tensors, the batch layout the VQA models take, and the Lightning DataModule.
+
+A batch is a dict:
+    images       (U, 3, H, W) uint8  each distinct image of the batch once
+    image_index  (B,) int64          row in `images` of each question's image
+    tokens       (B, T) int64        padded question word indices
+    lengths      (B,) int64
+    answers      (B,) int64          ground-truth answer index
+    answer_types (B,) int64          index into ANSWER_TYPES
+    index        (B,) int64          position of the question in its split
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from vlkit.errors import VlkitError
+from vlkit.imageio import load_rgb
+from vlkit.sampling import GroupedOrder, ShardedBatchSampler
+from vlkit.text import Vocabulary
+from vlkit.vqa import easyvqa
+
+
+@dataclass
+class QuestionSet:
+    """Encoded questions of one split over a shared image tensor."""
+
+    images: torch.Tensor  # (M, 3, H, W) uint8
+    image_ids: list[int]  # (M,) dataset image id of each image row
+    image_row: torch.Tensor  # (N,) int64
+    tokens: torch.Tensor  # (N, T) int64
+    lengths: torch.Tensor  # (N,) int64
+    answers: torch.Tensor  # (N,) int64
+    answer_types: torch.Tensor  # (N,) int64
+    questions: list[str]
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+    def subset(self, positions: np.ndarray) -> "QuestionSet":
+        """The questions at `positions`, sharing the image tensor."""
+        index = torch.as_tensor(positions, dtype=torch.long)
+        return QuestionSet(
+            images=self.images, image_ids=self.image_ids, image_row=self.image_row[index],
+            tokens=self.tokens[index], lengths=self.lengths[index], answers=self.answers[index],
+            answer_types=self.answer_types[index], questions=[self.questions[i] for i in positions],
+        )
+
+
+class QuestionDataset(Dataset):
+    """Indexable view of a QuestionSet; `collate` assembles the batch dict described above."""
+
+    def __init__(self, data: QuestionSet):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, position: int) -> int:
+        return position
+
+    def collate(self, positions: list[int]) -> dict[str, torch.Tensor]:
+        index = torch.as_tensor(positions, dtype=torch.long)
+        image_rows, image_index = torch.unique(self.data.image_row[index], return_inverse=True)
+        return {
+            "images": self.data.images[image_rows],
+            "image_index": image_index,
+            "tokens": self.data.tokens[index],
+            "lengths": self.data.lengths[index],
+            "answers": self.data.answers[index],
+            "answer_types": self.data.answer_types[index],
+            "index": index,
+        }
+
+
+def load_images(paths: list[Path], size: int, description: str) -> torch.Tensor:
+    """Decode image files into one uint8 tensor (M, 3, size, size), with a progress bar."""
+    images = torch.empty(len(paths), 3, size, size, dtype=torch.uint8)
+    for row, path in enumerate(tqdm(paths, desc=description, unit="img", leave=False)):
+        images[row] = torch.from_numpy(load_rgb(path, size)).permute(2, 0, 1)
+    return images
+
+
+def encode_split(
+    split: easyvqa.EasyVQASplit, positions: np.ndarray, vocab: Vocabulary, answers: list[str],
+    max_question_len: int, image_size: int, description: str,
+) -> QuestionSet:
+    """Encode the questions at `positions` of a split and load just the images they use."""
+    image_ids = sorted({split.image_ids[i] for i in positions})
+    row_of_image = {image_id: row for row, image_id in enumerate(image_ids)}
+    questions = [split.questions[i] for i in positions]
+    tokens, lengths = vocab.encode_batch(questions, max_question_len)
+    answer_index = {a: i for i, a in enumerate(answers)}
+    gt = [split.answers[i] for i in positions]
+    return QuestionSet(
+        images=load_images([split.image_paths[i] for i in image_ids], image_size, description),
+        image_ids=image_ids,
+        image_row=torch.tensor([row_of_image[split.image_ids[i]] for i in positions], dtype=torch.long),
+        tokens=tokens,
+        lengths=lengths,
+        answers=torch.tensor([answer_index[a] for a in gt], dtype=torch.long),
+        answer_types=torch.tensor([easyvqa.ANSWER_TYPES.index(easyvqa.answer_type(a)) for a in gt]),
+        questions=questions,
+    )
+
+
+def split_by_image(image_ids: list[int], val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Question positions of (train, validation), holding out `val_fraction` of the *images*.
+
+    No image has questions on both sides.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise VlkitError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
+    ids = np.asarray(image_ids)
+    unique = np.unique(ids)
+    held_out_count = max(1, int(round(len(unique) * val_fraction)))
+    if held_out_count >= len(unique):
+        raise VlkitError(f"{len(unique)} training image(s) are too few to hold out a validation split")
+    held_out = np.random.default_rng(seed).choice(unique, size=held_out_count, replace=False)
+    is_val = np.isin(ids, held_out)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+class EasyVQADataModule(pl.LightningDataModule):
+    """easy-VQA train / validation (held out by image) / test, with grouped-by-image batches."""
+
+    def __init__(self, data_config: DictConfig, seed: int, vocab: Optional[Vocabulary] = None,
+                 answers: Optional[list[str]] = None):
+        """`vocab`, `answers`: a trained run's; None builds the vocabulary from the training questions and
+        reads the answer list of the dataset."""
+        super().__init__()
+        if data_config.dataset != "easy_vqa":
+            raise VlkitError(f"data.dataset {data_config.dataset!r} is not supported yet; use easy_vqa")
+        self.config = data_config
+        self.seed = seed
+        self.root = Path(data_config.root) if data_config.root else easyvqa.default_root()
+        self.answers: list[str] = answers if answers is not None else easyvqa.read_answers(self.root)
+        self.vocab: Optional[Vocabulary] = vocab
+        self.splits: dict[str, QuestionSet] = {}
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        if self.splits:
+            return
+        config = self.config
+        train = easyvqa.read_split(self.root, "train", self.answers)
+        positions = np.arange(len(train.questions))
+        if config.train_subset is not None:
+            positions = positions[: config.train_subset]
+        train_ids = [train.image_ids[i] for i in positions]
+        train_local, val_local = split_by_image(train_ids, config.val_fraction, config.split_seed)
+        train_positions, val_positions = positions[train_local], positions[val_local]
+        if self.vocab is None:
+            self.vocab = Vocabulary.build(train.questions[i] for i in train_positions)
+        encode = dict(vocab=self.vocab, answers=self.answers, max_question_len=config.max_question_len,
+                      image_size=config.image_size)
+        if len(train_positions) < config.batch_size:
+            raise VlkitError(f"{len(train_positions)} training questions are fewer than one batch "
+                             f"(data.batch_size={config.batch_size})")
+        self.splits["train"] = encode_split(train, train_positions, description="train images", **encode)
+        self.splits["val"] = encode_split(train, val_positions[: config.eval_subset], description="val images",
+                                          **encode)
+
+    def test_split(self) -> QuestionSet:
+        """The test split, loaded on first use (it is read only once training is over)."""
+        if "test" not in self.splits:
+            test = easyvqa.read_split(self.root, "test", self.answers)
+            positions = np.arange(len(test.questions))[: self.config.eval_subset]
+            self.splits["test"] = encode_split(
+                test, positions, self.vocab, self.answers, self.config.max_question_len,
+                self.config.image_size, "test images",
+            )
+        return self.splits["test"]
+
+    def split(self, name: str) -> QuestionSet:
+        """A split by name: train, val or test."""
+        if name == "test":
+            return self.test_split()
+        if name not in self.splits:
+            raise VlkitError(f"unknown split {name!r}; easy-VQA has train, val and test")
+        return self.splits[name]
+
+    def loader(self, name: str, training: bool = False) -> DataLoader:
+        """DataLoader over a split: shuffled grouped batches when training, fixed order otherwise."""
+        data = self.split(name)
+        dataset = QuestionDataset(data)
+        order = GroupedOrder(data.image_row.numpy(), shuffle=training, seed=self.seed)
+        batch_size = self.config.batch_size if training else self.config.eval_batch_size
+        return DataLoader(
+            dataset,
+            batch_sampler=ShardedBatchSampler(order, batch_size, drop_last=training),
+            collate_fn=dataset.collate,
+            num_workers=self.config.num_workers,
+            persistent_workers=self.config.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader("train", training=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader("val")

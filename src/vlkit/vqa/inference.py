@@ -1,0 +1,54 @@
+"""Loading a trained VQA run (self-contained: config, vocabulary, answers, checkpoint) and batch inference."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from vlkit.errors import VlkitError
+from vlkit.text import Vocabulary
+from vlkit.vqa.data import QuestionDataset, QuestionSet
+from vlkit.vqa.module import VQAModule
+
+
+@dataclass
+class TrainedVQA:
+    """Everything needed to answer questions with a finished run, on the CPU, without its dataset."""
+
+    module: VQAModule
+    config: DictConfig
+    vocab: Vocabulary
+    answers: list[str]
+
+
+def load_trained(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> TrainedVQA:
+    """Rebuild the model of `run_dir` from `<checkpoint>.ckpt`, `config.yaml`, `vocab.json`, `answers.json`."""
+    for name in ("config.yaml", "vocab.json", "answers.json", f"{checkpoint}.ckpt"):
+        if not (run_dir / name).is_file():
+            raise VlkitError(f"{run_dir} is not a finished VQA run: {name} is missing")
+    config = OmegaConf.load(run_dir / "config.yaml")
+    vocab = Vocabulary.load(run_dir / "vocab.json")
+    answers = json.loads((run_dir / "answers.json").read_text())
+    state = torch.load(run_dir / f"{checkpoint}.ckpt", map_location="cpu", weights_only=True)
+    module = VQAModule(OmegaConf.to_container(config), vocab_size=len(vocab), num_answers=len(answers))
+    module.load_state_dict(state["state_dict"])
+    module.to(device).eval()
+    return TrainedVQA(module, config, vocab, answers)
+
+
+@torch.no_grad()
+def predict_questions(module: VQAModule, data: QuestionSet, batch_size: int, description: str) -> torch.Tensor:
+    """Answer every question of `data`; returns the predicted answer index (N,) int64 in question order."""
+    dataset = QuestionDataset(data)
+    predicted = torch.empty(len(data), dtype=torch.long)
+    module.eval()
+    for start in tqdm(range(0, len(data), batch_size), desc=description, unit="batch", leave=False):
+        positions = list(range(start, min(start + batch_size, len(data))))
+        batch = {k: v.to(module.device) for k, v in dataset.collate(positions).items()}
+        predicted[start: start + len(positions)] = module(batch)["logits"].argmax(dim=1).cpu()
+    return predicted

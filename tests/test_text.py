@@ -1,0 +1,37 @@
+import pytest
+import torch
+
+from vlkit.errors import VlkitError
+from vlkit.text import Vocabulary, tokenize
+
+
+def test_tokenize_lowercases_and_drops_punctuation():
+    assert tokenize("What color is the Shape?") == ["what", "color", "is", "the", "shape"]
+    assert tokenize("  is there   a red-shape!") == ["is", "there", "a", "red", "shape"]
+    assert tokenize("?!") == []
+
+
+def test_vocabulary_orders_by_frequency_and_keeps_pad_unk_first():
+    vocab = Vocabulary.build(["a b b", "c b a"])
+    assert vocab.itos == ["<pad>", "<unk>", "b", "a", "c"]
+    assert vocab.encode("b zebra a", max_len=10) == [2, 1, 3]
+    assert vocab.unknown_words("b zebra a quagga") == ["zebra", "quagga"]
+
+
+def test_encode_batch_pads_truncates_and_rejects_empty_questions():
+    vocab = Vocabulary.build(["one two three four"])
+    tokens, lengths = vocab.encode_batch(["one two three four", "two"], max_len=3)
+    assert vocab.itos[2:] == ["four", "one", "three", "two"]  # equal counts: alphabetical
+    assert tokens.tolist() == [[3, 5, 4], [5, 0, 0]]
+    assert lengths.tolist() == [3, 1]
+    assert tokens.dtype == torch.long
+    with pytest.raises(VlkitError, match="no words"):
+        vocab.encode_batch(["one", "?"], max_len=3)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    vocab = Vocabulary.build(["is it red", "is it blue"])
+    vocab.save(tmp_path / "vocab.json")
+    assert Vocabulary.load(tmp_path / "vocab.json").itos == vocab.itos
+    with pytest.raises(VlkitError, match="not found"):
+        Vocabulary.load(tmp_path / "missing.json")
