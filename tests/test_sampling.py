@@ -36,13 +36,28 @@ def test_sharded_training_batches_partition_the_single_process_batches():
         assert batch == shards[0][step] + shards[1][step]
 
 
-def test_sharded_evaluation_covers_every_item_exactly_once():
-    group_of_item = groups_of(11, 3)  # 33 items
-    seen = []
-    for rank in range(3):
-        with mock.patch("vlkit.sampling.distributed_rank_and_size", return_value=(rank, 3)):
+def test_sharded_evaluation_counts_every_item_once_with_equal_steps_per_rank():
+    group_of_item = groups_of(11, 3)  # 33 items -> 9 batches of 4 -> 3 ranks x 3 steps
+    counted, padding = [], []
+    for rank in range(4):  # 9 batches over 4 ranks: ranks 1-3 get one padding batch
+        with mock.patch("vlkit.sampling.distributed_rank_and_size", return_value=(rank, 4)):
             sampler = ShardedBatchSampler(GroupedOrder(group_of_item, False), batch_size=4, drop_last=False)
             batches = list(sampler)
-            assert len(sampler) == len(batches)
-            seen += [i for b in batches for i in b]
-    assert sorted(seen) == list(range(33))
+            assert len(sampler) == len(batches) == 3
+            counted += [i for b in batches for i in b if i >= 0]
+            padding += [b for b in batches if all(i < 0 for i in b)]
+    assert sorted(counted) == list(range(33))
+    assert len(padding) == 3
+
+
+def test_collate_marks_padding_questions_as_not_counted():
+    from vlkit.vqa.data import QuestionDataset, QuestionSet
+    import torch
+
+    data = QuestionSet(images=torch.zeros(2, 3, 4, 4, dtype=torch.uint8), image_ids=[7, 9],
+                       image_row=torch.tensor([0, 1, 1]), tokens=torch.ones(3, 2, dtype=torch.long),
+                       lengths=torch.full((3,), 2), answers=torch.tensor([0, 1, 2]),
+                       answer_types=torch.zeros(3, dtype=torch.long), questions=["a", "b", "c"])
+    batch = QuestionDataset(data).collate([2, -1 - 0])
+    assert batch["index"].tolist() == [2, 0] and batch["counted"].tolist() == [True, False]
+    assert batch["images"].shape[0] == 2 and batch["image_index"].tolist() == [1, 0]

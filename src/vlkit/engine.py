@@ -44,7 +44,8 @@ class EpochMetricsWriter(Callback):
             return
         train_seconds = self.train_seconds or time.perf_counter() - self.epoch_start
         row = {"epoch": trainer.current_epoch, "step": trainer.global_step}
-        row.update({k: round(float(v), 6) for k, v in sorted(trainer.callback_metrics.items()) if v.numel() == 1})
+        row.update({k: round(float(v), 6) for k, v in sorted(trainer.callback_metrics.items())
+                    if v.numel() == 1 and not k.endswith("_step")})
         row.update(train_seconds=round(train_seconds, 2), epoch_seconds=round(time.perf_counter() - self.epoch_start, 2),
                    samples_per_second=round(self.samples / max(train_seconds, 1e-9), 1))
         with open(self.run_dir / "metrics.jsonl", "a") as jsonl:
@@ -78,9 +79,9 @@ def read_epoch_metrics(run_dir: Path) -> list[dict]:
     return rows
 
 
-def keep_epochs_before(run_dir: Path, epoch: int) -> None:
-    """On resume, drop metric rows of epochs >= `epoch` (they will be trained again)."""
-    rows = [row for row in read_epoch_metrics(run_dir) if row["epoch"] < epoch]
+def drop_epochs_after(run_dir: Path, last_finished_epoch: int) -> None:
+    """On resume from a checkpoint of `last_finished_epoch`, drop metric rows of later epochs (trained again)."""
+    rows = [row for row in read_epoch_metrics(run_dir) if row["epoch"] <= last_finished_epoch]
     path = run_dir / "metrics.jsonl"
     if path.is_file():
         temporary = run_dir / "metrics.jsonl.tmp"
@@ -90,15 +91,21 @@ def keep_epochs_before(run_dir: Path, epoch: int) -> None:
 
 
 def build_trainer(trainer_config: DictConfig, run_dir: Path, monitor: str, mode: str) -> pl.Trainer:
-    """A Trainer writing into `run_dir`: best.ckpt by `monitor`, last.ckpt every epoch, early stopping."""
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1, save_last=True,
+    """A Trainer writing into `run_dir`: best.ckpt by `monitor`, last.ckpt every epoch, early stopping.
+
+    `trainer.checkpoint_callback` is the best-checkpoint callback. last.ckpt has a callback of its
+    own: Lightning's `save_last` writes only in epochs where the best checkpoint changed.
+    """
+    best = ModelCheckpoint(
+        dirpath=run_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
         enable_version_counter=False, auto_insert_metric_name=False,
     )
+    last = ModelCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1,
+                           enable_version_counter=False, auto_insert_metric_name=False)
     early_stopping = EarlyStopping(
         monitor=monitor, mode=mode, patience=trainer_config.patience, min_delta=trainer_config.min_delta
     )
-    callbacks: list[Callback] = [checkpoint, early_stopping, EpochMetricsWriter(run_dir)]
+    callbacks: list[Callback] = [best, last, early_stopping, EpochMetricsWriter(run_dir)]
     if trainer_config.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     loggers = [

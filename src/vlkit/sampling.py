@@ -60,8 +60,10 @@ class ShardedBatchSampler(Sampler[list[int]]):
     Training (`drop_last=True`): the order is cut into global batches of batch_size x world_size
     items, an incomplete last one dropped, and rank r takes the r-th slice of each, so every rank
     runs the same number of equal-sized steps. Evaluation (`drop_last=False`): the order is cut
-    into batches of `batch_size` and rank r takes batches r, r + world_size, ...; every item is
-    seen exactly once across ranks, with no padding duplicates.
+    into batches of `batch_size` and rank r takes batches r, r + world_size, ...; a rank left one
+    batch short gets a padding batch of negated indices (-1 - i for item i), which the collate
+    function marks as not counted. So every rank runs the same number of steps (DDP forwards are
+    collective) and every item is counted exactly once across ranks.
     """
 
     def __init__(self, sampler: GroupedOrder, batch_size: int, drop_last: bool):
@@ -80,15 +82,17 @@ class ShardedBatchSampler(Sampler[list[int]]):
             start = rank * self.batch_size
             return [order[g + start: g + start + self.batch_size] for g in range(0, usable, global_size)]
         batches = [order[i: i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        return batches[rank::world_size]
+        mine = batches[rank::world_size]
+        padding = [-1 - i for i in batches[0]] if batches else []
+        return mine + [padding] * (len(self) - len(mine))
 
     def __len__(self) -> int:
-        rank, world_size = distributed_rank_and_size()
+        _, world_size = distributed_rank_and_size()
         total = len(self.sampler)
         if self.drop_last:
             return total // (self.batch_size * world_size)
         batches = -(-total // self.batch_size)
-        return len(range(rank, batches, world_size))
+        return -(-batches // world_size)
 
     def __iter__(self) -> Iterator[list[int]]:
         yield from self._batches()

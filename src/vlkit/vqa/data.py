@@ -8,6 +8,7 @@ A batch is a dict:
     answers      (B,) int64          ground-truth answer index
     answer_types (B,) int64          index into ANSWER_TYPES
     index        (B,) int64          position of the question in its split
+    counted      (B,) bool           False for the padding questions of an evaluation shard
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ class QuestionDataset(Dataset):
         return position
 
     def collate(self, positions: list[int]) -> dict[str, torch.Tensor]:
-        index = torch.as_tensor(positions, dtype=torch.long)
+        """Batch dict of the questions at `positions`; a negative position -1 - i is question i, not counted."""
+        signed = torch.as_tensor(positions, dtype=torch.long)
+        counted = signed >= 0
+        index = torch.where(counted, signed, -1 - signed)
         image_rows, image_index = torch.unique(self.data.image_row[index], return_inverse=True)
         return {
             "images": self.data.images[image_rows],
@@ -79,6 +83,7 @@ class QuestionDataset(Dataset):
             "answers": self.data.answers[index],
             "answer_types": self.data.answer_types[index],
             "index": index,
+            "counted": counted,
         }
 
 

@@ -9,13 +9,18 @@ import torch
 
 
 def count_correct(
-    predicted: torch.Tensor, answers: torch.Tensor, answer_types: torch.Tensor, num_types: int
+    predicted: torch.Tensor, answers: torch.Tensor, answer_types: torch.Tensor, num_types: int,
+    counted: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per answer type (correct, total) counts (num_types,) int64 for predicted / true indices (B,)."""
+    """Per answer type (correct, total) counts (num_types,) int64 for predicted / true indices (B,).
+
+    `counted` (B,) bool leaves out the questions marked False (padding of an evaluation shard).
+    """
+    weight = torch.ones_like(answers) if counted is None else counted.long()
     correct = torch.zeros(num_types, dtype=torch.long, device=answers.device)
     total = torch.zeros(num_types, dtype=torch.long, device=answers.device)
-    correct.scatter_add_(0, answer_types, (predicted == answers).long())
-    total.scatter_add_(0, answer_types, torch.ones_like(answer_types))
+    correct.scatter_add_(0, answer_types, (predicted == answers).long() * weight)
+    total.scatter_add_(0, answer_types, weight)
     return correct, total
 
 

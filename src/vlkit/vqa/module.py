@@ -49,7 +49,8 @@ class VQAModule(pl.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         predicted = self(batch)["logits"].argmax(dim=1)
-        correct, total = count_correct(predicted, batch["answers"], batch["answer_types"], len(ANSWER_TYPES))
+        correct, total = count_correct(predicted, batch["answers"], batch["answer_types"], len(ANSWER_TYPES),
+                                       batch["counted"])
         self.val_correct += correct
         self.val_total += total
 

@@ -15,7 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from vlkit.config import save_config
-from vlkit.engine import build_trainer, keep_epochs_before, read_epoch_metrics
+from vlkit.engine import build_trainer, drop_epochs_after, read_epoch_metrics
 from vlkit.errors import VlkitError
 from vlkit.runs import RUN_DIR_ENV, create_run_dir, write_json_atomic, write_metadata
 from vlkit.text import Vocabulary
@@ -55,7 +55,7 @@ def train(config: DictConfig, resume_dir: Optional[Path] = None) -> Optional[dic
     if is_global_zero:
         _write_run_files(run_dir, config, datamodule, resuming=resume_dir is not None)
         if checkpoint_path is not None:
-            keep_epochs_before(run_dir, torch.load(checkpoint_path, map_location="cpu", weights_only=True)["epoch"])
+            drop_epochs_after(run_dir, torch.load(checkpoint_path, map_location="cpu", weights_only=True)["epoch"])
         log.info("run directory: %s", run_dir)
 
     module = VQAModule(OmegaConf.to_container(config), vocab_size=len(datamodule.vocab),

@@ -61,7 +61,7 @@ class CnnLstmAttention(nn.Module):
         self.question = QuestionLSTM(vocab_size, options.embed_dim, options.hidden_dim)
         self.image_proj = nn.Linear(channels, options.attention_dim)
         self.question_proj = nn.Linear(options.hidden_dim, options.attention_dim)
-        self.attention_score = nn.Linear(options.attention_dim, options.glimpses)
+        self.attention_score = nn.Linear(options.attention_dim, options.glimpses, bias=False)  # softmax ignores a bias
         self.classifier = nn.Sequential(
             nn.Dropout(options.dropout),
             nn.Linear(options.glimpses * channels + options.hidden_dim, options.classifier_dim),

@@ -1,0 +1,34 @@
+"""Data parallelism is a config change: 2 CPU processes (gloo, batch B) end where 1 process (batch 2B) ends."""
+
+import json
+
+import torch
+
+from conftest import only_run_dir, run_cli
+
+
+def common(shapes_root):
+    # Adam's first steps are sign-like: a weight whose true gradient is ~0 moves by +-lr on the sign
+    # of rounding noise, which differs with the all-reduce's summation order. A larger eps keeps the
+    # comparison about the gradient arithmetic rather than that noise.
+    return [f"data.root={shapes_root}", "model.dropout=0.0", "optim.eps=1e-4", "trainer.max_epochs=2", "trainer.patience=100",
+            "trainer.threads=1", "trainer.progress_bar=false", "trainer.accelerator=cpu"]
+
+
+def test_two_process_ddp_matches_one_process_with_the_same_global_batch(shapes_root, tmp_path):
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    single.mkdir()
+    ddp.mkdir()
+    run_cli(["vqa", "train", *common(shapes_root), "data.batch_size=16"], cwd=single)
+    summary = json.loads(run_cli(["vqa", "train", *common(shapes_root), "data.batch_size=8", "trainer.devices=2",
+                                  "trainer.strategy=ddp", "--json"], cwd=ddp).stdout)
+    single_run, ddp_run = only_run_dir(single / "runs"), only_run_dir(ddp / "runs")
+    assert summary["run_dir"] == str(ddp_run.relative_to(ddp))  # both processes wrote into one run
+    one = torch.load(single_run / "last.ckpt", map_location="cpu", weights_only=True)
+    two = torch.load(ddp_run / "last.ckpt", map_location="cpu", weights_only=True)
+    assert one["global_step"] == two["global_step"] > 0
+    assert one["state_dict"].keys() == two["state_dict"].keys()
+    for name, weights in one["state_dict"].items():
+        torch.testing.assert_close(two["state_dict"][name], weights, rtol=1e-4, atol=2e-5, msg=name)
+    metrics = [json.loads(line) for line in (ddp_run / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in metrics] == [0, 1]  # rank 0 alone writes the metrics
