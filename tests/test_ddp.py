@@ -32,3 +32,25 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(shapes_r
         torch.testing.assert_close(two["state_dict"][name], weights, rtol=1e-4, atol=2e-5, msg=name)
     metrics = [json.loads(line) for line in (ddp_run / "metrics.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in metrics] == [0, 1]  # rank 0 alone writes the metrics
+
+
+def test_gradient_accumulation_matches_the_larger_batch_and_bf16_trains(shapes_root, tmp_path):
+    full, accumulated = tmp_path / "full", tmp_path / "accumulated"
+    full.mkdir()
+    accumulated.mkdir()
+    run_cli(["vqa", "train", *common(shapes_root), "data.batch_size=16"], cwd=full)
+    run_cli(["vqa", "train", *common(shapes_root), "data.batch_size=8", "trainer.accumulate_grad_batches=2"],
+            cwd=accumulated)
+    one = torch.load(only_run_dir(full / "runs") / "last.ckpt", map_location="cpu", weights_only=True)
+    two = torch.load(only_run_dir(accumulated / "runs") / "last.ckpt", map_location="cpu", weights_only=True)
+    assert one["global_step"] == two["global_step"] > 0  # optimizer steps, not micro-batches
+    for name, weights in one["state_dict"].items():
+        torch.testing.assert_close(two["state_dict"][name], weights, rtol=1e-4, atol=2e-5, msg=name)
+
+    mixed = tmp_path / "bf16"
+    mixed.mkdir()
+    summary = json.loads(run_cli(["vqa", "train", *common(shapes_root), "trainer.max_epochs=1",
+                                  "trainer.precision=bf16-mixed", "--json"], cwd=mixed).stdout)
+    assert summary["test"]["num_questions"] == 120
+    config = (mixed / summary["run_dir"] / "config.yaml").read_text()
+    assert "precision: bf16-mixed" in config

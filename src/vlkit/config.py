@@ -41,6 +41,7 @@ class DataConfig:
     batch_size: int = 64  # per device; the global batch is batch_size x devices x accumulation
     eval_batch_size: int = 256
     num_workers: int = 0
+    group_by_image: bool = True  # batch the questions of one image together: each image encoded once
     train_subset: Optional[int] = None  # keep only the first N train questions (smoke tests)
     eval_subset: Optional[int] = None  # keep only the first N validation/test questions
 

@@ -197,7 +197,8 @@ class EasyVQADataModule(pl.LightningDataModule):
         """DataLoader over a split: shuffled grouped batches when training, fixed order otherwise."""
         data = self.split(name)
         dataset = QuestionDataset(data)
-        order = GroupedOrder(data.image_row.numpy(), shuffle=training, seed=self.seed)
+        groups = data.image_row.numpy() if self.config.group_by_image else np.arange(len(data))
+        order = GroupedOrder(groups, shuffle=training, seed=self.seed)
         batch_size = self.config.batch_size if training else self.config.eval_batch_size
         return DataLoader(
             dataset,

@@ -1,0 +1,89 @@
+"""Benchmark the embedded default: easy-VQA training speed and accuracy on this machine's CPU.
+
+1. Throughput: training samples/s with batches grouped by image (each image encoded once per
+   batch, the default) against ungrouped random batches (the baseline), measured in the same run.
+2. The default command `vlkit vqa train` end to end: wall time, epochs, median epoch time and
+   samples/s, best validation accuracy, test accuracy overall and per answer type.
+
+Usage: python benchmarks/easyvqa_train.py [--throughput-epochs 2] [--skip-full]
+Prints a Markdown report for docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def run_training(work: Path, overrides: list[str]) -> tuple[dict, list[dict], float]:
+    """Run `vlkit vqa train --json` in `work`; returns (summary, per-epoch metric rows, wall seconds)."""
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "vlkit", "vqa", "train", "--json", "trainer.progress_bar=false",
+                             *overrides], cwd=work, capture_output=True, text=True, env=os.environ.copy())
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"training failed:\n{result.stderr[-3000:]}")
+    summary = json.loads(result.stdout)
+    rows = [json.loads(line) for line in (work / summary["run_dir"] / "metrics.jsonl").read_text().splitlines()]
+    return summary, rows, wall
+
+
+def throughput(epochs: int) -> list[str]:
+    lines = ["| batches | median samples/s | median train s/epoch |", "| --- | ---: | ---: |"]
+    medians = {}
+    for grouped in (False, True):
+        with tempfile.TemporaryDirectory() as work:
+            _, rows, _ = run_training(Path(work), [f"data.group_by_image={str(grouped).lower()}",
+                                                   f"trainer.max_epochs={epochs}", "trainer.patience=100"])
+        medians[grouped] = statistics.median(r["samples_per_second"] for r in rows)
+        seconds = statistics.median(r["train_seconds"] for r in rows)
+        name = "grouped by image (default)" if grouped else "random (baseline)"
+        lines.append(f"| {name} | {medians[grouped]:.0f} | {seconds:.1f} |")
+    lines.append(f"\nGrouped / random throughput: **{medians[True] / medians[False]:.2f}x**")
+    return lines
+
+
+def full_default() -> list[str]:
+    with tempfile.TemporaryDirectory() as work:
+        summary, rows, wall = run_training(Path(work), [])
+    test = summary["test"]
+    per_type = ", ".join(f"{k} {v:.2f}%" for k, v in test["perAnswerType"].items())
+    return [
+        f"- wall time of `vlkit vqa train` (data loading, training, test): **{wall / 60:.1f} min**",
+        f"- epochs: {len(rows)} (early stopping, best epoch {summary['best_epoch']})",
+        f"- median train time per epoch: {statistics.median(r['train_seconds'] for r in rows):.1f} s, "
+        f"median epoch incl. validation: {statistics.median(r['epoch_seconds'] for r in rows):.1f} s",
+        f"- median training throughput: {statistics.median(r['samples_per_second'] for r in rows):.0f} questions/s",
+        f"- best validation accuracy: {summary['best_val_metric']:.2f}%",
+        f"- **test accuracy: {test['overall']:.2f}%** over {test['num_questions']} questions ({per_type})",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--throughput-epochs", type=int, default=2)
+    parser.add_argument("--skip-full", action="store_true", help="only the throughput comparison")
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads)\n")
+    print("\n".join(throughput(args.throughput_epochs)))
+    if not args.skip_full:
+        print()
+        print("\n".join(full_default()))
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"- peak resident memory of any training process above: {peak_mib:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
