@@ -121,6 +121,30 @@ def vqa_predict(
     _emit(payload, as_json, "\n".join(lines))
 
 
+@vqa_app.command("score")
+def vqa_score(
+    questions: Path = typer.Option(..., "--questions", help="official *_questions.json"),
+    annotations: Path = typer.Option(..., "--annotations", help="official *_annotations.json"),
+    results: Path = typer.Option(..., "--results", help='results JSON: [{"question_id": int, "answer": str}]'),
+    legacy: bool = typer.Option(False, "--legacy", help="the pre-2021 evaluator shipped by mcan-vqa/openvqa/LAVIS"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Official VQA accuracy (GT-Vision-Lab vqaEval.py, current HEAD; --legacy for the pre-2021 one).
+
+    Example: vlkit vqa score --questions v2_OpenEnded_mscoco_val2014_questions.json
+    --annotations v2_mscoco_val2014_annotations.json --results val_results.json --json
+    """
+    from vlkit.vqa.score import score_files
+
+    report = score_files(questions, annotations, results, legacy)
+    lines = [f"overall accuracy: {report['overall']:.2f}" + (" (legacy evaluator)" if legacy else ""),
+             "per answer type:"]
+    lines += [f"  {name:<10} {value:6.2f}" for name, value in sorted(report["perAnswerType"].items())]
+    lines.append("per question type:")
+    lines += [f"  {name:<32} {value:6.2f}" for name, value in sorted(report["perQuestionType"].items())]
+    _emit(report, as_json, "\n".join(lines))
+
+
 @runs_app.command("list")
 def runs_list(
     root: str = typer.Option("runs", "--root", help="runs root directory"),
