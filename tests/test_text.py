@@ -35,3 +35,23 @@ def test_save_and_load_round_trip(tmp_path):
     assert Vocabulary.load(tmp_path / "vocab.json").itos == vocab.itos
     with pytest.raises(VlkitError, match="not found"):
         Vocabulary.load(tmp_path / "missing.json")
+
+
+def test_mcan_tokenisation_rules():
+    from vlkit.text import mcan_tokenize
+
+    assert mcan_tokenize("What's the man's T-shirt color (front/back)?") == [
+        "whats", "the", "mans", "t", "shirt", "color", "front", "back"]
+    assert mcan_tokenize("Is it #1: yes; *really*!") == ["is", "it", "1", "yes", "really"]
+
+
+def test_pytorch_vqa_tokenisation_drops_the_last_character():
+    from vlkit.text import pytorch_vqa_tokenize
+
+    assert pytorch_vqa_tokenize("What color is the bus?") == ["what", "color", "is", "the", "bus"]
+    assert pytorch_vqa_tokenize("Is it a dog, or a cat?") == ["is", "it", "a", "dog,", "or", "a", "cat"]
+
+
+def test_first_appearance_vocabulary():
+    vocab = Vocabulary.in_first_appearance_order([["b", "a"], ["c", "a", "b"]])
+    assert vocab.itos == ["<pad>", "<unk>", "b", "a", "c"]

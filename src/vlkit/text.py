@@ -14,12 +14,27 @@ from vlkit.errors import VlkitError
 
 PAD_TOKEN = "<pad>"
 UNK_TOKEN = "<unk>"
+MCAN_MAX_TOKENS = 14
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_MCAN_DROPPED = re.compile(r"[.,'!?\"()*#:;]")
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-case word tokens of a question; punctuation is dropped ("Is it red?" -> [is, it, red])."""
     return _WORD.findall(text.lower())
+
+
+def mcan_tokenize(question: str) -> list[str]:
+    """MCAN's question tokens: lower-case, drop . , ' ! ? " ( ) * # : ;, turn - and / into spaces, split.
+
+    MCAN keeps the first MCAN_MAX_TOKENS (14) tokens of each question.
+    """
+    return _MCAN_DROPPED.sub("", question.lower()).replace("-", " ").replace("/", " ").split()
+
+
+def pytorch_vqa_tokenize(question: str) -> list[str]:
+    """pytorch-vqa's question tokens: lower-case, drop the last character (the '?'), split on single spaces."""
+    return question.lower()[:-1].split(" ")
 
 
 class Vocabulary:
@@ -30,6 +45,11 @@ class Vocabulary:
         self.stoi: dict[str, int] = {w: i for i, w in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
             raise ValueError("vocabulary words must be unique")
+
+    @classmethod
+    def in_first_appearance_order(cls, token_lists: Iterable[list[str]]) -> "Vocabulary":
+        """PAD, UNK, then every token in the order it first appears (MCAN's question vocabulary)."""
+        return cls(dict.fromkeys(token for tokens in token_lists for token in tokens))
 
     @classmethod
     def build(cls, texts: Iterable[str], min_count: int = 1) -> "Vocabulary":

@@ -100,9 +100,10 @@ class _StringCodes:
     def mapped(self, codes: np.ndarray, rule) -> np.ndarray:
         """Codes of rule(text) for each code in `codes` (any shape); the rule runs once per distinct text."""
         texts = list(self.codes)
-        distinct = np.unique(codes)
-        table = np.zeros(int(distinct.max()) + 1 if len(distinct) else 1, dtype=np.int64)
-        for code in distinct.tolist():
+        seen = np.zeros(len(texts), dtype=bool)
+        seen[codes] = True
+        table = np.zeros(len(texts), dtype=np.int64)
+        for code in np.flatnonzero(seen).tolist():
             table[code] = self.code(rule(texts[code]))
         return table[codes]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from vlkit.errors import VlkitError
@@ -26,7 +27,7 @@ def check_pairing(questions_path: Path, questions: dict, annotations: dict[int, 
 
 def check_coverage(results: list[tuple[int, str]], annotated: set[int]) -> None:
     """Results must answer every annotated question and nothing else, as the official evaluator asserts."""
-    answered = {qid for qid, _ in results}
+    answered = set(map(itemgetter(0), results))
     missing = sorted(annotated - answered)
     extra = sorted(answered - annotated)
     if not missing and not extra:
@@ -41,9 +42,10 @@ def check_coverage(results: list[tuple[int, str]], annotated: set[int]) -> None:
 def score_results(annotations: dict[int, VQAAnnotation], results: list[tuple[int, str]], legacy: bool) -> dict:
     """Official accuracy report of `results` (in their file order)."""
     check_coverage(results, set(annotations))
-    ordered = [annotations[qid] for qid, _ in results]
-    accuracies = batch_accuracy([answer for _, answer in results], [a.answers for a in ordered], legacy)
-    return accuracy_report(accuracies, [a.answer_type for a in ordered], [a.question_type for a in ordered])
+    ordered = list(map(annotations.__getitem__, map(itemgetter(0), results)))
+    accuracies = batch_accuracy(list(map(itemgetter(1), results)), list(map(attrgetter("answers"), ordered)), legacy)
+    return accuracy_report(accuracies, list(map(attrgetter("answer_type"), ordered)),
+                           list(map(attrgetter("question_type"), ordered)))
 
 
 def score_files(questions_path: Path, annotations_path: Path, results_path: Path, legacy: bool = False) -> dict:

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from vlkit.errors import VlkitError
+from vlkit.glove import embedding_matrix, load_glove
+from vlkit.text import Vocabulary
+
+
+def write_glove(path, rows, dim=3):
+    lines = [" ".join([word, *(f"{v:.4f}" for v in values)]) for word, values in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_convert_once_then_reuse_the_cache(tmp_path):
+    text = tmp_path / "glove.tiny.3d.txt"
+    write_glove(text, [("the", [0.1, 0.2, 0.3]), ("red", [1.0, -1.0, 0.5]), (". . .", [0.0, 0.0, 1.0])])
+    with open(text, "a") as handle:
+        handle.write("broken 1.0 x 2.0\nshort 1\n")
+    glove = load_glove(text, tmp_path / "cache")
+    assert glove.words == ["the", "red", ". . ."]  # a token with spaces (840B has them)
+    assert glove.skipped_lines == 2
+    np.testing.assert_allclose(glove.vectors[glove.index["red"]], [1.0, -1.0, 0.5])
+    cached = load_glove(text, tmp_path / "cache")  # second load reads the .npy
+    assert isinstance(cached.vectors, np.memmap)
+    assert cached.skipped_lines == 2
+
+
+def test_changed_source_is_converted_again(tmp_path):
+    text = tmp_path / "g.txt"
+    write_glove(text, [("a", [1, 2, 3])])
+    load_glove(text, tmp_path)
+    write_glove(text, [("a", [1, 2, 3]), ("bb", [4, 5, 6])])
+    assert load_glove(text, tmp_path).words == ["a", "bb"]
+
+
+def test_embedding_matrix_initialisation(tmp_path):
+    text = tmp_path / "g.txt"
+    write_glove(text, [("is", [1, 0, 0]), ("it", [0, 1, 0]), ("red", [0, 0, 1])])
+    glove = load_glove(text, tmp_path)
+    vocab = Vocabulary(["is", "red", "zorblax"])
+    matrix, missing = embedding_matrix(vocab, glove)
+    assert matrix.shape == (5, 3) and matrix.dtype == np.float32
+    assert not matrix[0].any()  # PAD
+    np.testing.assert_allclose(matrix[2], [1, 0, 0])
+    assert missing == ["<unk>", "zorblax"]
+    again, _ = embedding_matrix(vocab, glove)
+    np.testing.assert_array_equal(matrix, again)  # missing words get the same vector every time
+    assert matrix[4].any()
+
+
+def test_missing_or_wrong_file(tmp_path):
+    with pytest.raises(VlkitError, match="never downloads"):
+        load_glove(tmp_path / "glove.840B.300d.txt", tmp_path)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("not numbers at all\n")
+    with pytest.raises(VlkitError, match="no 'word v1"):
+        load_glove(bad, tmp_path)
