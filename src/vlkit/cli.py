@@ -145,6 +145,60 @@ def vqa_score(
     _emit(report, as_json, "\n".join(lines))
 
 
+@vqa_app.command("check")
+def vqa_check(
+    root: Path = typer.Option(..., "--root", help="folder holding the official VQA files (and MCAN's VG files)"),
+    train_split: str = typer.Option("train", "--train", help="train | train+val | train+val+vg"),
+    eval_split: Optional[str] = typer.Option("val", "--eval", help="val | test-dev | test (empty: none)"),
+    results: Optional[Path] = typer.Option(None, "--results", help="a results file to check against --eval"),
+    vocabulary: str = typer.Option("mcan", "--answers", help="answer vocabulary: mcan | pytorch-vqa"),
+    version: str = typer.Option("v2", "--version", help="v1 | v2"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Check VQA data before training: formats, pairing, vocabulary coverage, majority baseline, overlaps.
+
+    Example: vlkit vqa check --root data/vqa --train train+val+vg --eval test-dev --results test-dev_results.json
+    """
+    from vlkit.vqa.checks import VOCABULARIES, check_splits
+    from vlkit.vqa.splits import load_split
+    from vlkit.vqa.vqa_files import read_results
+
+    if vocabulary not in VOCABULARIES:
+        raise VlkitError(f"--answers must be one of {sorted(VOCABULARIES)}, got {vocabulary!r}")
+    train = load_split(train_split, root, version)
+    if train.annotations is None:
+        raise VlkitError(f"--train {train_split!r} has no annotations: train on train, val or vg")
+    evaluation = load_split(eval_split, root, version) if eval_split else None
+    report = check_splits(train, evaluation, read_results(results) if results else None, vocabulary)
+    _emit(report, as_json, _format_check(report))
+
+
+def _format_check(report: dict) -> str:
+    lines = []
+    for key in ("train", "eval"):
+        if key in report:
+            part = report[key]
+            lines.append(f"{key} ({part['split']}): {part['questions']} questions on {part['images']} images; "
+                         f"question tokens mean {part['question_tokens_mean']}, max {part['question_tokens_max']}, "
+                         f"{part['questions_truncated_percent']}% longer than 14")
+    vocab = report["answer_vocabulary"]
+    lines.append(f"answer vocabulary ({vocab['kind']}): {vocab['size']} answers")
+    for key in ("train_coverage", "eval_coverage"):
+        if key in vocab:
+            c = vocab[key]
+            lines.append(f"  {key.split('_')[0]} coverage: majority answer in vocabulary {c['majority_in_vocab']}%, "
+                         f"answerable {c['answerable']}%, best possible accuracy {c['best_possible_accuracy']}%")
+    if "majority_baseline" in report:
+        baseline = report["majority_baseline"]
+        per_type = ", ".join(f"{t} '{baseline['answer_per_type'].get(t, '')}' {v:.2f}"
+                             for t, v in baseline["perAnswerType"].items())
+        lines.append(f"majority-answer baseline on eval: {baseline['overall']:.2f} ({per_type})")
+    if "results" in report:
+        lines.append(f"results: {report['results']['answers']} answers, exactly the eval questions")
+    lines += [f"warning: {w}" for w in report["warnings"]]
+    return "\n".join(lines)
+
+
 @runs_app.command("list")
 def runs_list(
     root: str = typer.Option("runs", "--root", help="runs root directory"),

@@ -1,0 +1,90 @@
+"""`vlkit vqa check`: sanity report on VQA data before anyone trains on it.
+
+Hard errors (raised while reading): caption files given as VQA files, questions without
+annotations or with other ids, result files for another split. Reported: answer-vocabulary
+coverage, the accuracy of answering every question with the most common training answer of its
+answer type (the baseline a model must beat; "yes" for yes/no), question and answer lengths, and
+images shared by the training and evaluation splits.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from typing import Optional
+
+from vlkit.text import MCAN_MAX_TOKENS, mcan_tokenize
+from vlkit.vqa.answer_vocab import coverage, mcan_answer, mcan_answer_vocab, pytorch_vqa_answer, \
+    pytorch_vqa_answer_vocab
+from vlkit.vqa.official_metric import accuracy_report, batch_accuracy
+from vlkit.vqa.score import check_coverage
+from vlkit.vqa.splits import VQASplit
+
+VOCABULARIES = {"mcan": (mcan_answer_vocab, mcan_answer), "pytorch-vqa": (pytorch_vqa_answer_vocab, pytorch_vqa_answer)}
+
+
+def majority_baseline(train: VQASplit, evaluation: VQASplit) -> dict:
+    """Official accuracy on `evaluation` of answering each question with the most common training answer of its type."""
+    by_type: dict[str, Counter] = {}
+    for annotation in train.annotations.values():
+        by_type.setdefault(annotation.answer_type, Counter())[mcan_answer(annotation.multiple_choice_answer)] += 1
+    overall_majority = Counter(mcan_answer(a.multiple_choice_answer) for a in train.annotations.values())
+    fallback = overall_majority.most_common(1)[0][0]
+    chosen = {answer_type: counts.most_common(1)[0][0] for answer_type, counts in by_type.items()}
+    annotations = list(evaluation.annotations.values())
+    answers = [chosen.get(a.answer_type, fallback) for a in annotations]
+    report = accuracy_report(batch_accuracy(answers, [a.answers for a in annotations]),
+                             [a.answer_type for a in annotations], [a.question_type for a in annotations])
+    return {"answer_per_type": chosen, "overall": report["overall"], "perAnswerType": report["perAnswerType"]}
+
+
+def length_stats(split: VQASplit) -> dict:
+    """Question length in MCAN tokens (mean, max, % longer than 14) and answer length in words."""
+    question_lengths = [len(mcan_tokenize(q.question)) for q in split.questions.values()]
+    stats = {
+        "question_tokens_mean": round(statistics.fmean(question_lengths), 2),
+        "question_tokens_max": max(question_lengths),
+        "questions_truncated_percent": round(100 * sum(n > MCAN_MAX_TOKENS for n in question_lengths)
+                                             / len(question_lengths), 2),
+    }
+    if split.annotations:
+        answer_lengths = [len(a.multiple_choice_answer.split()) for a in split.annotations.values()]
+        stats.update(answer_words_mean=round(statistics.fmean(answer_lengths), 2),
+                     answer_words_max=max(answer_lengths))
+    return stats
+
+
+def check_splits(train: VQASplit, evaluation: Optional[VQASplit] = None,
+                 results: Optional[list[tuple[int, str]]] = None, vocabulary: str = "mcan") -> dict:
+    """The whole report as a JSON-ready dict, with a list of warnings."""
+    build, normalise = VOCABULARIES[vocabulary]
+    warnings: list[str] = []
+    train_annotations = list(train.annotations.values())
+    answers = build(train_annotations)
+    report: dict = {
+        "train": {"split": train.name, "questions": len(train.questions),
+                  "images": len({q.image_id for q in train.questions.values()}), **length_stats(train)},
+        "answer_vocabulary": {"kind": vocabulary, "size": len(answers),
+                              "train_coverage": vars(coverage(train_annotations, answers, normalise))},
+    }
+    if evaluation is not None:
+        report["eval"] = {"split": evaluation.name, "questions": len(evaluation.questions),
+                          "images": len({q.image_id for q in evaluation.questions.values()}),
+                          **length_stats(evaluation)}
+        shared = {q.image_id for q in train.questions.values()} & {q.image_id for q in evaluation.questions.values()}
+        report["eval"]["images_also_in_train"] = len(shared)
+        if shared:
+            warnings.append(f"{len(shared)} image(s) appear in both {train.name} and {evaluation.name}: "
+                            "evaluation numbers will be optimistic")
+        if evaluation.annotations:
+            eval_annotations = list(evaluation.annotations.values())
+            report["answer_vocabulary"]["eval_coverage"] = vars(coverage(eval_annotations, answers, normalise))
+            report["majority_baseline"] = majority_baseline(train, evaluation)
+        if results is not None:
+            check_coverage(results, set(evaluation.questions))
+            report["results"] = {"answers": len(results), "matches_eval_split": True}
+    if report["answer_vocabulary"]["train_coverage"]["answerable"] < 80:
+        warnings.append("fewer than 80% of training questions have an answer in the vocabulary: "
+                        "are these VQA annotations?")
+    report["warnings"] = warnings
+    return report
