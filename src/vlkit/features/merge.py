@@ -1,0 +1,43 @@
+"""Join shard stores (from `--shard K/N` or one process per GPU) into one store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from vlkit.errors import VlkitError
+from vlkit.features.store import FeatureStore, StoreWriter
+
+SAME_ACROSS_SHARDS = ("kind", "k_max", "dim", "model", "weights_sha256", "random_weights", "grid", "preprocessing",
+                      "source")
+
+
+def merge_stores(shards: list[Path], out: Path, chunk: int = 1024) -> dict:
+    """Copy every row of complete, compatible shards with disjoint ids into a new store at `out`."""
+    if len(shards) < 2:
+        raise VlkitError("merge needs at least two shard stores")
+    stores = [FeatureStore(path) for path in shards]
+    first = stores[0].manifest
+    for store in stores:
+        differing = [k for k in SAME_ACROSS_SHARDS if store.manifest.get(k) != first.get(k)]
+        if differing:
+            raise VlkitError(f"{store.directory} differs from {stores[0].directory} in {differing}")
+        if not store.manifest.get("complete"):
+            raise VlkitError(f"{store.directory} is not complete: finish (rerun) its extraction first")
+    all_ids = np.concatenate([store.ids for store in stores])
+    if len(np.unique(all_ids)) != len(all_ids):
+        raise VlkitError("the shards share image ids: were they extracted with the same --shard?")
+    manifest = {k: first.get(k) for k in SAME_ACROSS_SHARDS if k not in ("kind", "k_max", "dim")}
+    manifest["merged_from"] = [str(p) for p in shards]
+    writer = StoreWriter(out, all_ids.tolist(), first["k_max"], first["dim"], first["kind"], manifest)
+    bad = []
+    for store in stores:
+        bad += store.manifest.get("bad_ids", [])
+        present = store.ids[store.has(store.ids)]
+        for start in tqdm(range(0, len(present), chunk), desc=f"merging {store.directory.name}", unit="chunk"):
+            ids = present[start: start + chunk]
+            rows = store.get(ids)
+            writer.write(ids, rows.features, rows.num_boxes, rows.boxes, rows.image_size)
+    return writer.finish(bad)
