@@ -88,3 +88,19 @@ def test_check_rejects_captions_given_as_annotations(vqa_root):
         {"info": {}, "images": [], "annotations": [{"image_id": 1, "id": 1, "caption": "A man riding a horse."}]}))
     result = run_cli(["vqa", "check", "--root", str(vqa_root)], cwd=vqa_root, check=False)
     assert result.returncode == 2 and "COCO captions file" in result.stderr
+
+
+def test_check_reports_images_without_features(vqa_root):
+    import numpy as np
+
+    from vlkit.features.store import StoreWriter
+
+    writer = StoreWriter(vqa_root / "store", [1, 2, 3, 4], k_max=2, dim=3, kind="grid",
+                         manifest={"source": "test", "model": "none"})
+    writer.write([1, 2, 3, 4], np.ones((4, 2, 3), np.float32), [2, 2, 2, 2])
+    writer.finish()
+    args = ["vqa", "check", "--root", str(vqa_root), "--features", str(vqa_root / "store"), "--json"]
+    report = json.loads(run_cli(args, cwd=vqa_root).stdout)
+    assert report["train"]["images_without_features"] == 0
+    assert report["eval"]["images_without_features"] == 1  # image 5
+    assert any("have no features" in w and "[5]" in w for w in report["warnings"])

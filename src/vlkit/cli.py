@@ -155,6 +155,7 @@ def vqa_check(
     eval_split: Optional[str] = typer.Option("val", "--eval", help="val | test-dev | test (empty: none)"),
     results: Optional[Path] = typer.Option(None, "--results", help="a results file to check against --eval"),
     vocabulary: str = typer.Option("mcan", "--answers", help="answer vocabulary: mcan | pytorch-vqa"),
+    features: Optional[Path] = typer.Option(None, "--features", help="feature store: report images without rows"),
     version: str = typer.Option("v2", "--version", help="v1 | v2"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
@@ -162,6 +163,7 @@ def vqa_check(
 
     Example: vlkit vqa check --root data/vqa --train train+val+vg --eval test-dev --results test-dev_results.json
     """
+    from vlkit.features.store import FeatureStore
     from vlkit.vqa.checks import VOCABULARIES, check_splits
     from vlkit.vqa.splits import load_split
     from vlkit.vqa.vqa_files import read_results
@@ -172,7 +174,8 @@ def vqa_check(
     if train.annotations is None:
         raise VlkitError(f"--train {train_split!r} has no annotations: train on train, val or vg")
     evaluation = load_split(eval_split, root, version) if eval_split else None
-    report = check_splits(train, evaluation, read_results(results) if results else None, vocabulary)
+    report = check_splits(train, evaluation, read_results(results) if results else None, vocabulary,
+                          FeatureStore(features) if features else None)
     _emit(report, as_json, _format_check(report))
 
 

@@ -13,6 +13,9 @@ import statistics
 from collections import Counter
 from typing import Optional
 
+import numpy as np
+
+from vlkit.features.store import FeatureStore
 from vlkit.text import MCAN_MAX_TOKENS, mcan_tokenize
 from vlkit.vqa.answer_vocab import coverage, mcan_answer, mcan_answer_vocab, pytorch_vqa_answer, \
     pytorch_vqa_answer_vocab
@@ -54,8 +57,15 @@ def length_stats(split: VQASplit) -> dict:
     return stats
 
 
+def images_without_features(split: VQASplit, store: FeatureStore) -> list[int]:
+    """Image ids of the split that have no finished row in the feature store, sorted."""
+    image_ids = np.array(sorted({q.image_id for q in split.questions.values()}), dtype=np.int64)
+    return image_ids[~store.has(image_ids)].tolist()
+
+
 def check_splits(train: VQASplit, evaluation: Optional[VQASplit] = None,
-                 results: Optional[list[tuple[int, str]]] = None, vocabulary: str = "mcan") -> dict:
+                 results: Optional[list[tuple[int, str]]] = None, vocabulary: str = "mcan",
+                 store: Optional[FeatureStore] = None) -> dict:
     """The whole report as a JSON-ready dict, with a list of warnings."""
     build, normalise = VOCABULARIES[vocabulary]
     warnings: list[str] = []
@@ -83,6 +93,15 @@ def check_splits(train: VQASplit, evaluation: Optional[VQASplit] = None,
         if results is not None:
             check_coverage(results, set(evaluation.questions))
             report["results"] = {"answers": len(results), "matches_eval_split": True}
+    if store is not None:
+        for key, split in (("train", train), ("eval", evaluation)):
+            if split is None:
+                continue
+            missing = images_without_features(split, store)
+            report[key]["images_without_features"] = len(missing)
+            if missing:
+                warnings.append(f"{len(missing)} {split.name} image(s) have no features in {store.directory}, "
+                                f"e.g. {missing[:5]}: their questions cannot be used")
     if report["answer_vocabulary"]["train_coverage"]["answerable"] < 80:
         warnings.append("fewer than 80% of training questions have an answer in the vocabulary: "
                         "are these VQA annotations?")
