@@ -4,8 +4,9 @@ Writes N images x K regions x D features three ways: the vlkit store (fp16, memo
 layout (one uncompressed .npz per image, float32 (D, K) as MCAN stores it), and one HDF5 file
 (float32 (N, K, D), opened lazily per worker as pytorch-vqa does). Then reads random images through
 a DataLoader (batch 32) with 0, 2 and 8 workers after a warm-up pass (warm page cache), and reports
-items/s (median of repeats), time to the first batch, and the peak resident memory of the reading
-process and of its largest worker (each configuration runs in a fresh process, so peaks do not mix).
+items/s (median of repeats), time to the first batch, and the peak resident memory (VmHWM) of the
+reading process and of its largest worker (each configuration runs in a fresh process). Pages of a
+memory-mapped file count in RSS once touched but are shared page cache, not private memory.
 
 Usage: python benchmarks/features.py [--images 3000] [--regions 36] [--dim 2048] [--reads 3000] [--repeats 3]
 Needs h5py for the HDF5 column (pip install h5py); without it that column is skipped.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -105,15 +105,26 @@ def write_all(root: Path, images: int, regions: int, dim: int) -> dict[str, Path
     return paths
 
 
-def measure(dataset: Dataset, workers: int, repeats: int) -> tuple[float, float]:
-    """(median items/s, seconds to the first batch of the last repeat)."""
-    rates, first = [], 0.0
+def peak_rss_mib(pid: int | str = "self") -> float:
+    """VmHWM of a process (its own peak resident set; unlike ru_maxrss it does not survive exec)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(dataset: Dataset, workers: int, repeats: int) -> tuple[float, float, float]:
+    """(median items/s, seconds to the first batch of the last repeat, largest worker peak RSS MiB)."""
+    rates, first, worker_peak = [], 0.0, 0.0
     for _ in range(repeats + 1):  # the first pass warms the page cache
+        persistent = workers > 0
         if isinstance(dataset, StoreBatchReads):
             batches = BatchSampler(RandomSampler(dataset), batch_size=32, drop_last=False)
-            loader = DataLoader(dataset, sampler=batches, batch_size=None, num_workers=workers)
+            loader = DataLoader(dataset, sampler=batches, batch_size=None, num_workers=workers,
+                                persistent_workers=persistent)
         else:
-            loader = DataLoader(dataset, batch_size=32, num_workers=workers, shuffle=True)
+            loader = DataLoader(dataset, batch_size=32, num_workers=workers, shuffle=True,
+                                persistent_workers=persistent)
         start = time.perf_counter()
         count = 0
         for position, batch in enumerate(loader):
@@ -121,7 +132,9 @@ def measure(dataset: Dataset, workers: int, repeats: int) -> tuple[float, float]
                 first = time.perf_counter() - start
             count += len(batch)
         rates.append(count / (time.perf_counter() - start))
-    return statistics.median(rates[1:]), first
+        if persistent:  # workers are still alive: read their peaks (a private attribute; benchmark only)
+            worker_peak = max([worker_peak] + [peak_rss_mib(w.pid) for w in loader._iterator._workers])
+    return statistics.median(rates[1:]), first, worker_peak
 
 
 KINDS = {"store": StoreReads, "store-batched": StoreBatchReads, "npz": NpzReads, "hdf5": Hdf5Reads}
@@ -131,10 +144,8 @@ NAMES = {"store": "vlkit store, item by item", "store-batched": "vlkit store, on
 
 def read_in_this_process(kind: str, path: Path, ids_file: Path, workers: int, repeats: int) -> None:
     """Child mode: measure one configuration and print one JSON line."""
-    rate, first = measure(KINDS[kind](path, np.load(ids_file)), workers, repeats)
-    print(json.dumps({"rate": rate, "first": first,
-                      "rss_main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "rss_worker": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+    rate, first, worker_peak = measure(KINDS[kind](path, np.load(ids_file)), workers, repeats)
+    print(json.dumps({"rate": rate, "first": first, "rss_main": peak_rss_mib(), "rss_worker": worker_peak}))
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from vlkit.vqa.answers import clean_whitespace, normalize_answer, process_digits_articles, process_punctuation
-from vlkit.vqa.official_metric import HumanAnswers
+from vlkit.vqa.official_metric import HumanAnswers, question_accuracy
 from vlkit.vqa.vqa_files import VQAAnnotation
 
 MCAN_MIN_COUNT_EXCLUSIVE = 8
@@ -67,8 +67,8 @@ class Coverage:
 
     questions: int
     majority_in_vocab: float  # the normalised multiple_choice_answer is in the list
-    answerable: float  # at least one human answer is in the list
-    best_possible_accuracy: float  # mean over questions of the best official accuracy any listed answer scores
+    answerable: float  # at least one normalised human answer is in the list
+    best_possible_accuracy: float  # mean over questions of the best official accuracy a listed answer scores
 
 
 def coverage(annotations: Sequence[VQAAnnotation], vocab: Sequence[str], normalise: Callable[[str], str]
@@ -79,10 +79,9 @@ def coverage(annotations: Sequence[VQAAnnotation], vocab: Sequence[str], normali
     best = 0.0
     for annotation in annotations:
         majority += normalise(annotation.multiple_choice_answer) in listed
-        scores = exact_soft_scores(annotation.answers)
-        in_list = [score for answer, score in scores.items() if answer in listed]
-        answerable += bool(in_list)
-        best += max(in_list, default=0.0)
+        candidates = {normalise(text) for text in annotation.answers.texts} & listed
+        answerable += bool(candidates)
+        best += max((question_accuracy(c, annotation.answers) for c in candidates), default=0.0)
     total = max(len(annotations), 1)
     return Coverage(len(annotations), round(100 * majority / total, 2), round(100 * answerable / total, 2),
                     round(100 * best / total, 2))

@@ -21,10 +21,10 @@ accuracies are added left to right, as the official loop adds them.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
-from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -97,7 +97,7 @@ class _StringCodes:
             self.codes.setdefault(text, len(self.codes))
         return np.fromiter(map(self.codes.__getitem__, texts), dtype=np.int64, count=len(texts))
 
-    def mapped(self, codes: np.ndarray, rule) -> np.ndarray:
+    def mapped(self, codes: np.ndarray, rule: Callable[[str], str]) -> np.ndarray:
         """Codes of rule(text) for each code in `codes` (any shape); the rule runs once per distinct text."""
         texts = list(self.codes)
         seen = np.zeros(len(texts), dtype=bool)
