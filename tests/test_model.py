@@ -25,7 +25,7 @@ def batch(images=3, questions=7, length=6):
 
 
 def forward(model, b):
-    return model(b["images"], b["image_index"], b["tokens"], b["lengths"])
+    return model(b)
 
 
 def test_registry_lists_the_default_model():

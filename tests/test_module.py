@@ -16,7 +16,7 @@ def small_batch():
 
 def test_nan_loss_stops_training_with_a_recovery_hint():
     module = VQAModule(OmegaConf.to_container(load_config()), vocab_size=10, num_answers=13)
-    module.model.forward = lambda *args: {"logits": torch.full((2, 13), math.nan)}
+    module.model.forward = lambda batch: {"logits": torch.full((2, 13), math.nan)}
     with pytest.raises(VlkitError, match="loss became nan.*--resume"):
         module.training_step(small_batch(), 0)
 
@@ -25,7 +25,7 @@ def test_training_loss_is_cross_entropy_on_the_answer_index():
     module = VQAModule(OmegaConf.to_container(load_config()), vocab_size=10, num_answers=13)
     logits = torch.zeros(2, 13)
     logits[0, 0] = math.log(12.0)  # p(answer 0) = 12 / (12 + 12) = 0.5 for the first question
-    module.model.forward = lambda *args: {"logits": logits}
+    module.model.forward = lambda batch: {"logits": logits}
     loss = module.training_step(small_batch(), 0)
     expected = (-math.log(0.5) - math.log(1 / 13)) / 2  # second question: uniform, p(answer 1) = 1 / 13
     assert loss.item() == pytest.approx(expected, rel=1e-6)

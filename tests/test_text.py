@@ -33,6 +33,9 @@ def test_save_and_load_round_trip(tmp_path):
     vocab = Vocabulary.build(["is it red", "is it blue"])
     vocab.save(tmp_path / "vocab.json")
     assert Vocabulary.load(tmp_path / "vocab.json").itos == vocab.itos
+    mcan = Vocabulary(["whats"], tokenizer="mcan")
+    mcan.save(tmp_path / "mcan.json")
+    assert Vocabulary.load(tmp_path / "mcan.json").encode("What's up?", 4) == [2, 1]
     with pytest.raises(VlkitError, match="not found"):
         Vocabulary.load(tmp_path / "missing.json")
 
@@ -53,5 +56,6 @@ def test_pytorch_vqa_tokenisation_drops_the_last_character():
 
 
 def test_first_appearance_vocabulary():
-    vocab = Vocabulary.in_first_appearance_order([["b", "a"], ["c", "a", "b"]])
+    vocab = Vocabulary.in_first_appearance_order(["B a?", "c, a-b"])
     assert vocab.itos == ["<pad>", "<unk>", "b", "a", "c"]
+    assert vocab.encode("What's a-b?", 5) == [1, 3, 2]  # MCAN tokens: whats (unknown), a, b

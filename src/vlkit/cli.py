@@ -32,6 +32,8 @@ def _emit(result: dict, as_json: bool, text: str) -> None:
 
 
 def _format_report(report: dict) -> str:
+    if "overall" not in report:
+        return f"{report['split']}: {report['num_questions']} answers written to {report['predictions']} (no ground truth)"
     per_type = ", ".join(f"{name} {value:.2f}" for name, value in report["perAnswerType"].items())
     return f"{report['split']} accuracy {report['overall']:.2f}% over {report['num_questions']} questions ({per_type})"
 
@@ -65,19 +67,23 @@ def vqa_train(
 @vqa_app.command("evaluate")
 def vqa_evaluate(
     run: str = typer.Argument(..., help="run directory (or run name under --runs-root)"),
-    split: str = typer.Option("test", "--split", help="train | val | test"),
+    split: Optional[str] = typer.Option(None, "--split",
+                                        help="easy-VQA: test | val | train; VQA: test-dev | test | val "
+                                             "(default: the run's data.test_split)"),
     checkpoint: str = typer.Option("best", "--checkpoint", help="best | last"),
     overrides: Optional[list[str]] = typer.Argument(None, help="data.* overrides, e.g. data.root=DIR"),
+    results_out: Optional[Path] = typer.Option(None, "--results-out",
+                                               help="also write the predictions here (VQA: EvalAI results)"),
     runs_root: str = typer.Option("runs", "--runs-root"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
-    """Score a trained run on a split and write predictions_<split>.json into the run.
+    """Answer a split with a trained run: predictions_<split>.json in the run, accuracy where answers exist.
 
-    Example: vlkit vqa evaluate runs/vqa/cnn_lstm_att_easyvqa-20261122-101500 --split test --json
+    Example: vlkit vqa evaluate runs/vqa/qguided_att_vqa2-20261122-101500 --split test-dev --results-out R.json
     """
     from vlkit.config import load_config
     from vlkit.runs import resolve_run
-    from vlkit.vqa.data import EasyVQADataModule
+    from vlkit.vqa.datamodules import build_datamodule
     from vlkit.vqa.evaluate import evaluate_split
     from vlkit.vqa.inference import load_trained
 
@@ -87,11 +93,8 @@ def vqa_evaluate(
         raise VlkitError(f"evaluate takes only data.* overrides, got {bad}")
     trained = load_trained(run_dir, checkpoint)
     config = load_config(run_dir / "config.yaml", overrides or [])
-    datamodule = EasyVQADataModule(config.data, seed=config.trainer.seed, vocab=trained.vocab,
-                                   answers=trained.answers)
-    if split != "test":
-        datamodule.setup("validate")
-    report = evaluate_split(trained.module, datamodule, split, trained.answers, run_dir)
+    datamodule = build_datamodule(config.data, config.trainer.seed, trained.vocab, trained.answers)
+    report = evaluate_split(trained.module, datamodule, split or datamodule.test_split_name, run_dir, results_out)
     _emit(report, as_json, _format_report(report))
 
 

@@ -30,10 +30,21 @@ class RunConfig:
 
 @dataclass
 class DataConfig:
-    """Dataset, split and loader settings."""
+    """Dataset, split and loader settings.
 
-    dataset: str = "easy_vqa"
-    root: Optional[str] = None  # None: the files shipped in the `easy-vqa` package
+    easy_vqa: images end to end from `root` (default: the easy-vqa package), validation held out by image.
+    vqa: the official VQA files in `root` over the feature store `features`; splits by name.
+    """
+
+    dataset: str = "easy_vqa"  # easy_vqa | vqa
+    root: Optional[str] = None  # easy_vqa: None = the files shipped in the `easy-vqa` package
+    features: Optional[str] = None  # vqa: feature store directory
+    train_split: str = "train"  # vqa: train | train+val | train+val+vg
+    val_split: str = "val"  # vqa
+    test_split: Optional[str] = None  # vqa: test-dev (default) | test | val
+    answers: str = "mcan"  # vqa: answer list and its normalisation, mcan | pytorch-vqa
+    version: str = "v2"  # vqa: v1 | v2 file names
+    legacy_metric: bool = False  # vqa: validate with the pre-2021 official evaluator
     val_fraction: float = 0.1  # share of *train images* held out for validation
     split_seed: int = 0
     image_size: int = 64  # images are resized to image_size x image_size

@@ -33,7 +33,7 @@ class EpochMetricsWriter(Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        self.samples += len(batch["answers"]) * trainer.world_size
+        self.samples += len(batch["index"]) * trainer.world_size
 
     def on_validation_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if not trainer.sanity_checking and self.train_seconds == 0.0:

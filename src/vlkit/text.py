@@ -37,19 +37,27 @@ def pytorch_vqa_tokenize(question: str) -> list[str]:
     return question.lower()[:-1].split(" ")
 
 
-class Vocabulary:
-    """Word <-> index map with PAD at 0 and UNK at 1."""
+TOKENIZERS = {"words": tokenize, "mcan": mcan_tokenize, "pytorch-vqa": pytorch_vqa_tokenize}
 
-    def __init__(self, words: Iterable[str]):
+
+class Vocabulary:
+    """Word <-> index map with PAD at 0 and UNK at 1, and the tokenizer (by name) that splits its texts."""
+
+    def __init__(self, words: Iterable[str], tokenizer: str = "words"):
+        if tokenizer not in TOKENIZERS:
+            raise ValueError(f"unknown tokenizer {tokenizer!r}; choose one of {sorted(TOKENIZERS)}")
+        self.tokenizer = tokenizer
+        self.tokenize = TOKENIZERS[tokenizer]
         self.itos: list[str] = [PAD_TOKEN, UNK_TOKEN] + [w for w in words if w not in (PAD_TOKEN, UNK_TOKEN)]
         self.stoi: dict[str, int] = {w: i for i, w in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
             raise ValueError("vocabulary words must be unique")
 
     @classmethod
-    def in_first_appearance_order(cls, token_lists: Iterable[list[str]]) -> "Vocabulary":
+    def in_first_appearance_order(cls, texts: Iterable[str], tokenizer: str = "mcan") -> "Vocabulary":
         """PAD, UNK, then every token in the order it first appears (MCAN's question vocabulary)."""
-        return cls(dict.fromkeys(token for tokens in token_lists for token in tokens))
+        split = TOKENIZERS[tokenizer]
+        return cls(dict.fromkeys(token for text in texts for token in split(text)), tokenizer)
 
     @classmethod
     def build(cls, texts: Iterable[str], min_count: int = 1) -> "Vocabulary":
@@ -71,11 +79,11 @@ class Vocabulary:
 
     def unknown_words(self, text: str) -> list[str]:
         """Tokens of `text` that are not in the vocabulary."""
-        return [t for t in tokenize(text) if t not in self.stoi]
+        return [t for t in self.tokenize(text) if t not in self.stoi]
 
     def encode(self, text: str, max_len: int) -> list[int]:
         """Token indices of `text`, unknown words as UNK, truncated to `max_len`."""
-        return [self.stoi.get(t, self.unk_index) for t in tokenize(text)][:max_len]
+        return [self.stoi.get(t, self.unk_index) for t in self.tokenize(text)][:max_len]
 
     def encode_batch(self, texts: list[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded indices (N, max_len) int64 and lengths (N,) int64; an empty question is an error."""
@@ -90,10 +98,11 @@ class Vocabulary:
         return tokens, lengths
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.itos[2:], indent=0))
+        path.write_text(json.dumps({"tokenizer": self.tokenizer, "words": self.itos[2:]}, indent=0))
 
     @classmethod
     def load(cls, path: Path) -> "Vocabulary":
         if not path.is_file():
             raise VlkitError(f"vocabulary file not found: {path}")
-        return cls(json.loads(path.read_text()))
+        data = json.loads(path.read_text())
+        return cls(data["words"], data["tokenizer"])

@@ -29,6 +29,7 @@ from vlkit.imageio import load_rgb
 from vlkit.sampling import GroupedOrder, ShardedBatchSampler
 from vlkit.text import Vocabulary
 from vlkit.vqa import easyvqa
+from vlkit.vqa.metric import accuracy_report, count_correct
 
 
 @dataclass
@@ -143,8 +144,6 @@ class EasyVQADataModule(pl.LightningDataModule):
         """`vocab`, `answers`: a trained run's; None builds the vocabulary from the training questions and
         reads the answer list of the dataset."""
         super().__init__()
-        if data_config.dataset != "easy_vqa":
-            raise VlkitError(f"data.dataset {data_config.dataset!r} is not supported yet; use easy_vqa")
         self.config = data_config
         self.seed = seed
         self.root = Path(data_config.root) if data_config.root else easyvqa.default_root()
@@ -185,13 +184,40 @@ class EasyVQADataModule(pl.LightningDataModule):
             )
         return self.splits["test"]
 
+    test_split_name = "test"
+
     def split(self, name: str) -> QuestionSet:
-        """A split by name: train, val or test."""
+        """A split by name: train, val or test (read on first use)."""
         if name == "test":
             return self.test_split()
-        if name not in self.splits:
+        if name not in ("train", "val"):
             raise VlkitError(f"unknown split {name!r}; easy-VQA has train, val and test")
+        self.setup()
         return self.splits[name]
+
+    def has_answers(self, name: str) -> bool:
+        """Every easy-VQA split has ground-truth answers."""
+        return True
+
+    def score(self, name: str, predicted: torch.Tensor) -> dict:
+        """Single-answer accuracy report {"overall", "perAnswerType"} of predicted answer indices (N,)."""
+        data = self.split(name)
+        correct, total = count_correct(predicted, data.answers, data.answer_types, len(easyvqa.ANSWER_TYPES))
+        return accuracy_report(correct, total, easyvqa.ANSWER_TYPES)
+
+    def prediction_rows(self, name: str, predicted: torch.Tensor) -> list[dict]:
+        """One {index, image_id, question, answer, ground_truth} per question, in split order."""
+        data = self.split(name)
+        return [
+            {
+                "index": position,
+                "image_id": data.image_ids[int(data.image_row[position])],
+                "question": data.questions[position],
+                "answer": self.answers[int(predicted[position])],
+                "ground_truth": self.answers[int(data.answers[position])],
+            }
+            for position in range(len(data))
+        ]
 
     def loader(self, name: str, training: bool = False) -> DataLoader:
         """DataLoader over a split: shuffled grouped batches when training, fixed order otherwise."""

@@ -3,36 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from vlkit.runs import write_json_atomic
-from vlkit.vqa.data import EasyVQADataModule
-from vlkit.vqa.easyvqa import ANSWER_TYPES
-from vlkit.vqa.inference import predict_questions
-from vlkit.vqa.metric import accuracy_report, count_correct
+from vlkit.vqa.inference import predict_split
 from vlkit.vqa.module import VQAModule
 
 
-def evaluate_split(
-    module: VQAModule, datamodule: EasyVQADataModule, split: str, answers: list[str], run_dir: Path
-) -> dict:
-    """Accuracy report of `split` ({"overall", "perAnswerType", "num_questions", "split"}).
+def evaluate_split(module: VQAModule, datamodule, split: str, run_dir: Path,
+                   results_out: Optional[Path] = None) -> dict:
+    """Predict every question of `split`, write the predictions, and score them when the split has answers.
 
-    Writes `<run_dir>/predictions_<split>.json`: one {index, image_id, question, answer, ground_truth}
-    per question, in the split's order.
+    Writes `<run_dir>/predictions_<split>.json` (the data module's rows: for VQA the EvalAI results
+    format [{question_id, answer}]) and, with `results_out`, the same rows there. Returns
+    {"split", "num_questions", "predictions"} plus, for annotated splits, the accuracy report.
     """
-    data = datamodule.split(split)
-    predicted = predict_questions(module, data, datamodule.config.eval_batch_size, f"evaluating {split}")
-    correct, total = count_correct(predicted, data.answers, data.answer_types, len(ANSWER_TYPES))
-    report = {"split": split, **accuracy_report(correct, total, ANSWER_TYPES), "num_questions": len(data)}
-    rows = [
-        {
-            "index": position,
-            "image_id": data.image_ids[int(data.image_row[position])],
-            "question": data.questions[position],
-            "answer": answers[int(predicted[position])],
-            "ground_truth": answers[int(data.answers[position])],
-        }
-        for position in range(len(data))
-    ]
-    write_json_atomic(run_dir / f"predictions_{split}.json", rows)
+    predicted = predict_split(module, datamodule, split)
+    rows = datamodule.prediction_rows(split, predicted)
+    predictions_path = run_dir / f"predictions_{split}.json"
+    write_json_atomic(predictions_path, rows)
+    if results_out is not None:
+        write_json_atomic(Path(results_out), rows)
+    report = {"split": split, "num_questions": len(rows), "predictions": str(predictions_path)}
+    if datamodule.has_answers(split):
+        report.update(datamodule.score(split, predicted))
     return report

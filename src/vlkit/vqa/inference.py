@@ -12,7 +12,6 @@ from tqdm.auto import tqdm
 
 from vlkit.errors import VlkitError
 from vlkit.text import Vocabulary
-from vlkit.vqa.data import QuestionDataset, QuestionSet
 from vlkit.vqa.module import VQAModule
 
 
@@ -42,13 +41,12 @@ def load_trained(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -
 
 
 @torch.no_grad()
-def predict_questions(module: VQAModule, data: QuestionSet, batch_size: int, description: str) -> torch.Tensor:
-    """Answer every question of `data`; returns the predicted answer index (N,) int64 in question order."""
-    dataset = QuestionDataset(data)
-    predicted = torch.empty(len(data), dtype=torch.long)
+def predict_split(module: VQAModule, datamodule, split: str) -> torch.Tensor:
+    """Answer every question of a split in one process; predicted answer index (N,) int64 in split order."""
+    loader = datamodule.loader(split)
+    predicted = torch.full((len(datamodule.split(split)),), -1, dtype=torch.long)
     module.eval()
-    for start in tqdm(range(0, len(data), batch_size), desc=description, unit="batch", leave=False):
-        positions = list(range(start, min(start + batch_size, len(data))))
-        batch = {k: v.to(module.device) for k, v in dataset.collate(positions).items()}
-        predicted[start: start + len(positions)] = module(batch)["logits"].argmax(dim=1).cpu()
+    for batch in tqdm(loader, desc=f"answering {split}", unit="batch", leave=False):
+        batch = {k: v.to(module.device) for k, v in batch.items()}
+        predicted[batch["index"].cpu()] = module(batch)["logits"].argmax(dim=1).cpu()
     return predicted

@@ -1,21 +1,28 @@
-"""LightningModule for VQA classifiers: loss, validation accuracy, optimiser."""
+"""LightningModule for VQA classifiers: loss, validation accuracy through the data's own scorer, optimiser.
+
+Loss: cross-entropy on the answer index when a batch has `answers` (easy-VQA: one answer per
+question); binary cross-entropy on soft scores when it has `targets` (VQA: min(1, 0.3 x humans)),
+summed over answers and averaged over questions as MCAN does it per question.
+Validation: predictions are collected by question position (padding of evaluation shards left
+out, ranks combined), then the data module scores them: easy-VQA with single-answer accuracy,
+VQA with the official metric, so validation numbers equal what `vlkit vqa score` reports.
+"""
 
 from __future__ import annotations
 
 import lightning.pytorch as pl
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
 from vlkit.config import model_options
 from vlkit.errors import VlkitError
 from vlkit.registry import build_model
-from vlkit.vqa.easyvqa import ANSWER_TYPES
-from vlkit.vqa.metric import accuracy_report, count_correct
 
 
 class VQAModule(pl.LightningModule):
-    """Trains a registered VQA model with cross-entropy on the single ground-truth answer."""
+    """Trains a registered VQA model on the batches of a VQA data module."""
 
     def __init__(self, config: dict, vocab_size: int, num_answers: int):
         super().__init__()
@@ -24,40 +31,45 @@ class VQAModule(pl.LightningModule):
         self.model = build_model(
             self.config.model.name, model_options(self.config), vocab_size=vocab_size, num_answers=num_answers
         )
-        self.register_buffer("val_correct", torch.zeros(len(ANSWER_TYPES), dtype=torch.long), persistent=False)
-        self.register_buffer("val_total", torch.zeros(len(ANSWER_TYPES), dtype=torch.long), persistent=False)
+        self.val_predictions: torch.Tensor | None = None
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Batch dict (see vlkit.vqa.data) -> {"logits": (B, A), "attention": (B, G, h, w)}."""
-        return self.model(batch["images"], batch["image_index"], batch["tokens"], batch["lengths"])
+        """Batch dict (see the data modules) -> {"logits": (B, A), ...}."""
+        missing = [key for key in getattr(self.model, "inputs", ()) if key not in batch]
+        if missing:
+            raise VlkitError(f"model {self.config.model.name!r} needs {missing}, which data.dataset "
+                             f"{self.config.data.dataset!r} does not provide")
+        return self.model(batch)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        logits = self(batch)["logits"]
-        loss = F.cross_entropy(logits.float(), batch["answers"])
+        logits = self(batch)["logits"].float()
+        if "targets" in batch:
+            loss = F.binary_cross_entropy_with_logits(logits, batch["targets"], reduction="sum") / len(logits)
+        else:
+            loss = F.cross_entropy(logits, batch["answers"])
         if not torch.isfinite(loss):
             raise VlkitError(
                 f"training loss became {loss.item()} at epoch {self.current_epoch}, step {self.global_step}; "
                 "last.ckpt holds the last finished epoch: resume with a lower optim.lr or "
                 "trainer.gradient_clip_val set (vlkit vqa train --resume RUN optim.lr=...)"
             )
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["answers"]))
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
         return loss
 
     def on_validation_epoch_start(self) -> None:
-        self.val_correct.zero_()
-        self.val_total.zero_()
+        size = len(self.trainer.datamodule.split("val"))
+        self.val_predictions = torch.full((size,), -1, dtype=torch.long, device=self.device)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         predicted = self(batch)["logits"].argmax(dim=1)
-        correct, total = count_correct(predicted, batch["answers"], batch["answer_types"], len(ANSWER_TYPES),
-                                       batch["counted"])
-        self.val_correct += correct
-        self.val_total += total
+        counted = batch["counted"]
+        self.val_predictions[batch["index"][counted]] = predicted[counted]
 
     def on_validation_epoch_end(self) -> None:
-        correct = self.trainer.strategy.reduce(self.val_correct.clone(), reduce_op="sum")
-        total = self.trainer.strategy.reduce(self.val_total.clone(), reduce_op="sum")
-        report = accuracy_report(correct, total, ANSWER_TYPES)
+        predictions = self.val_predictions
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(predictions, op=dist.ReduceOp.MAX)  # every position was predicted on one rank
+        report = self.trainer.datamodule.score("val", predictions.cpu())
         self.log("val/acc", report["overall"], prog_bar=True)
         for name, value in report["perAnswerType"].items():
             self.log(f"val/acc_{name.replace('/', '_')}", value)

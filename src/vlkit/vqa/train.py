@@ -19,7 +19,7 @@ from vlkit.engine import build_trainer, drop_epochs_after, read_epoch_metrics
 from vlkit.errors import VlkitError
 from vlkit.runs import RUN_DIR_ENV, create_run_dir, write_json_atomic, write_metadata
 from vlkit.text import Vocabulary
-from vlkit.vqa.data import EasyVQADataModule
+from vlkit.vqa.datamodules import build_datamodule
 from vlkit.vqa.evaluate import evaluate_split
 from vlkit.vqa.module import VQAModule
 
@@ -50,7 +50,7 @@ def train(config: DictConfig, resume_dir: Optional[Path] = None) -> Optional[dic
     if resume_dir is not None:  # keep the run's own vocabulary and answer list
         saved_vocab = Vocabulary.load(run_dir / "vocab.json")
         saved_answers = json.loads((run_dir / "answers.json").read_text())
-    datamodule = EasyVQADataModule(config.data, seed=config.trainer.seed, vocab=saved_vocab, answers=saved_answers)
+    datamodule = build_datamodule(config.data, config.trainer.seed, saved_vocab, saved_answers)
     datamodule.setup("fit")
     if is_global_zero:
         _write_run_files(run_dir, config, datamodule, resuming=resume_dir is not None)
@@ -79,22 +79,24 @@ def train(config: DictConfig, resume_dir: Optional[Path] = None) -> Optional[dic
     return _finish(run_dir, config, datamodule, module, trainer)
 
 
-def _write_run_files(run_dir: Path, config: DictConfig, datamodule: EasyVQADataModule, resuming: bool) -> None:
+def _write_run_files(run_dir: Path, config: DictConfig, datamodule, resuming: bool) -> None:
     """config.yaml, vocab.json, answers.json and run.json: what makes the run self-contained."""
     save_config(config, run_dir / "config.yaml")
+    if getattr(datamodule, "check_report", None) is not None:
+        write_json_atomic(run_dir / "data_check.json", datamodule.check_report)
     if not resuming:
         datamodule.vocab.save(run_dir / "vocab.json")
         (run_dir / "answers.json").write_text(json.dumps(datamodule.answers))
     write_metadata(run_dir, config.task, "running")
 
 
-def _finish(run_dir: Path, config: DictConfig, datamodule: EasyVQADataModule, module: VQAModule,
+def _finish(run_dir: Path, config: DictConfig, datamodule, module: VQAModule,
             trainer: pl.Trainer) -> dict:
     """Score best.ckpt on the test split, write summary.json, mark the run finished."""
     best_path = run_dir / "best.ckpt"
     module.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"])
     module.to(trainer.strategy.root_device)
-    test_report = evaluate_split(module, datamodule, "test", datamodule.answers, run_dir)
+    test_report = evaluate_split(module, datamodule, datamodule.test_split_name, run_dir)
     epochs = read_epoch_metrics(run_dir)
     best_epoch = max(epochs, key=lambda row: row.get(MONITOR, float("-inf")))["epoch"] if epochs else None
     summary = {

@@ -70,16 +70,17 @@ class CnnLstmAttention(nn.Module):
             nn.Linear(options.classifier_dim, num_answers),
         )
 
-    def forward(
-        self, images: torch.Tensor, image_index: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor
-    ) -> dict[str, torch.Tensor]:
+    inputs = ("images", "image_index", "tokens", "lengths")
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Answer a batch of questions.
 
-        images (U, 3, H, W): each distinct image of the batch once; image_index (B,): row in `images`
-        of each question's image; tokens (B, T); lengths (B,).
+        batch["images"] (U, 3, H, W): each distinct image of the batch once; batch["image_index"] (B,):
+        row in `images` of each question's image; batch["tokens"] (B, T); batch["lengths"] (B,).
         Returns logits (B, A) and attention (B, G, H', W') summing to 1 over each grid.
         """
-        grid = self.cnn(images)  # (U, C, h, w)
+        image_index, tokens, lengths = batch["image_index"], batch["tokens"], batch["lengths"]
+        grid = self.cnn(batch["images"])  # (U, C, h, w)
         height, width = grid.shape[-2:]
         cells = grid.flatten(2).transpose(1, 2)  # (U, N, C)
         projected_cells = self.image_proj(cells)  # (U, N, K), computed once per distinct image

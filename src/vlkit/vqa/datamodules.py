@@ -1,0 +1,26 @@
+"""The data module of a config's `data.dataset`: easy_vqa (images, end to end) or vqa (official files + features)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from omegaconf import DictConfig
+
+from vlkit.errors import VlkitError
+from vlkit.text import Vocabulary
+
+DATASETS = ("easy_vqa", "vqa")
+
+
+def build_datamodule(data_config: DictConfig, seed: int, vocab: Optional[Vocabulary] = None,
+                     answers: Optional[list[str]] = None):
+    """EasyVQADataModule or VQAFeaturesDataModule; `vocab`/`answers` are a trained run's (None: built from train)."""
+    if data_config.dataset == "easy_vqa":
+        from vlkit.vqa.data import EasyVQADataModule
+
+        return EasyVQADataModule(data_config, seed, vocab, answers)
+    if data_config.dataset == "vqa":
+        from vlkit.vqa.vqa_data import VQAFeaturesDataModule
+
+        return VQAFeaturesDataModule(data_config, seed, vocab, answers)
+    raise VlkitError(f"unknown data.dataset {data_config.dataset!r}; choose one of {', '.join(DATASETS)}")

@@ -1,0 +1,233 @@
+"""VQA v1/v2 (+ Visual Genome) questions over precomputed image features: the Lightning DataModule.
+
+Reads the official files (`vlkit.vqa.splits`) and a feature store (`vlkit.features.store`), runs the
+data check before training (its report is kept in `check_report`), and leaves out -- with a
+warning -- the questions whose image has no features, instead of failing mid-epoch.
+
+A batch is a dict:
+    features      (B, K, D) float32  the image's rows of the store
+    feature_mask  (B, K) bool        from the store's num_boxes
+    tokens        (B, T) int64       question tokens (MCAN tokenisation), padded
+    lengths       (B,) int64
+    targets       (B, A) float32     soft scores min(1, 0.3 x humans) over the answer list (annotated splits)
+    index         (B,) int64         position of the question in its split
+    counted       (B,) bool          False for the padding questions of an evaluation shard
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader, Dataset
+
+from vlkit.errors import VlkitError
+from vlkit.features.store import FeatureStore
+from vlkit.sampling import GroupedOrder, ShardedBatchSampler
+from vlkit.text import Vocabulary
+from vlkit.vqa.checks import VOCABULARIES, check_splits
+from vlkit.vqa.official_metric import accuracy_report, batch_accuracy
+from vlkit.vqa.splits import VQASplit, load_split
+from vlkit.vqa.vqa_files import VQAAnnotation
+
+log = logging.getLogger("vlkit")
+
+
+@dataclass
+class EncodedQuestions:
+    """One split, encoded. Soft targets are stored sparsely (CSR): answers of question i are
+    target_answers[target_offsets[i]:target_offsets[i + 1]]."""
+
+    question_ids: np.ndarray  # (N,) int64
+    image_ids: np.ndarray  # (N,) int64
+    tokens: torch.Tensor  # (N, T) int64
+    lengths: torch.Tensor  # (N,) int64
+    annotations: Optional[list[VQAAnnotation]]
+    target_offsets: Optional[np.ndarray] = None  # (N + 1,)
+    target_answers: Optional[np.ndarray] = None  # (nnz,) int64
+    target_scores: Optional[np.ndarray] = None  # (nnz,) float32
+
+    def __len__(self) -> int:
+        return len(self.question_ids)
+
+
+def soft_targets(annotations: list[VQAAnnotation], answers: list[str], normalise: Callable[[str], str]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR soft scores min(1, 0.3 x number of humans giving each listed answer), normalised as the list was."""
+    index = {answer: i for i, answer in enumerate(answers)}
+    offsets, columns, scores = [0], [], []
+    for annotation in annotations:
+        counts = Counter(normalise(text) for text in annotation.answers.texts)
+        for answer, count in counts.items():
+            if answer in index:
+                columns.append(index[answer])
+                scores.append(min(1.0, 0.3 * count))
+        offsets.append(len(columns))
+    return np.asarray(offsets, np.int64), np.asarray(columns, np.int64), np.asarray(scores, np.float32)
+
+
+class FeatureQuestions(Dataset):
+    """Indexable view of EncodedQuestions; `collate` reads each distinct image's features once per batch."""
+
+    def __init__(self, data: EncodedQuestions, store: FeatureStore, num_answers: int):
+        self.data, self.store, self.num_answers = data, store, num_answers
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, position: int) -> int:
+        return position
+
+    def collate(self, positions: list[int]) -> dict[str, torch.Tensor]:
+        signed = torch.as_tensor(positions, dtype=torch.long)
+        counted = signed >= 0
+        index = torch.where(counted, signed, -1 - signed)
+        image_ids, inverse = np.unique(self.data.image_ids[index.numpy()], return_inverse=True)
+        rows = self.store.get(image_ids)
+        batch = {
+            "features": torch.from_numpy(rows.features.astype(np.float32))[inverse],
+            "feature_mask": torch.from_numpy(rows.mask)[inverse],
+            "tokens": self.data.tokens[index],
+            "lengths": self.data.lengths[index],
+            "index": index,
+            "counted": counted,
+        }
+        if self.data.target_offsets is not None:
+            targets = torch.zeros(len(index), self.num_answers)
+            for row, position in enumerate(index.tolist()):
+                start, end = self.data.target_offsets[position], self.data.target_offsets[position + 1]
+                targets[row, torch.from_numpy(self.data.target_answers[start:end])] = torch.from_numpy(
+                    self.data.target_scores[start:end])
+            batch["targets"] = targets
+        return batch
+
+
+class VQAFeaturesDataModule(pl.LightningDataModule):
+    """Official VQA splits (`data.train_split`, `data.val_split`, `data.test_split`) over `data.features`."""
+
+    def __init__(self, data_config: DictConfig, seed: int, vocab: Optional[Vocabulary] = None,
+                 answers: Optional[list[str]] = None):
+        super().__init__()
+        if not data_config.root:
+            raise VlkitError("data.root must name the folder with the official VQA files (see docs/vqa.md)")
+        if not data_config.features:
+            raise VlkitError("data.features must name a feature store (vlkit features extract/import)")
+        if data_config.answers not in VOCABULARIES:
+            raise VlkitError(f"data.answers must be one of {sorted(VOCABULARIES)}, got {data_config.answers!r}")
+        self.config = data_config
+        self.seed = seed
+        self.root = Path(data_config.root)
+        self.store = FeatureStore(data_config.features)
+        self.vocab = vocab
+        self.answers = answers
+        self.normalise = VOCABULARIES[data_config.answers][1]
+        self.splits: dict[str, EncodedQuestions] = {}
+        self.check_report: Optional[dict] = None
+
+    @property
+    def test_split_name(self) -> str:
+        return self.config.test_split or "test-dev"
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        if "train" in self.splits:
+            return
+        config = self.config
+        train = load_split(config.train_split, self.root, config.version)
+        if train.annotations is None:
+            raise VlkitError(f"data.train_split {config.train_split!r} has no annotations")
+        val = load_split(config.val_split, self.root, config.version)
+        if val.annotations is None:
+            raise VlkitError(f"data.val_split {config.val_split!r} has no annotations: validate on val")
+        self.check_report = check_splits(train, val, vocabulary=config.answers, store=self.store)
+        for warning in self.check_report["warnings"]:
+            log.warning("data check: %s", warning)
+        baseline = self.check_report["majority_baseline"]
+        log.info("data check: majority-answer baseline on %s: %.2f %s", val.name, baseline["overall"],
+                 baseline["perAnswerType"])
+        if self.vocab is None:
+            self.vocab = Vocabulary.in_first_appearance_order((q.question for q in train.questions.values()), "mcan")
+        if self.answers is None:
+            self.answers = VOCABULARIES[config.answers][0](list(train.annotations.values()))
+            if not self.answers:
+                raise VlkitError(f"the {config.answers} answer list of {train.name} is empty: too few questions")
+        self.splits["train"] = self._encode(train, config.train_subset)
+        if len(self.splits["train"]) < config.batch_size:
+            raise VlkitError(f"{len(self.splits['train'])} training questions are fewer than one batch "
+                             f"(data.batch_size={config.batch_size})")
+        self.splits["val"] = self._encode(val, config.eval_subset)
+
+    def _encode(self, split: VQASplit, limit: Optional[int]) -> EncodedQuestions:
+        """Encode the questions whose image has features (the others are reported and left out)."""
+        questions = list(split.questions.values())
+        image_ids = np.array([q.image_id for q in questions], dtype=np.int64)
+        keep = self.store.has(image_ids)
+        if not keep.all():
+            log.warning("%s: %d question(s) on %d image(s) without features are left out", split.name,
+                        int((~keep).sum()), len(set(image_ids[~keep].tolist())))
+        questions = [q for q, kept in zip(questions, keep) if kept][:limit]
+        if not questions:
+            raise VlkitError(f"no question of {split.name} has image features in {self.store.directory}")
+        tokens, lengths = self.vocab.encode_batch([q.question for q in questions], self.config.max_question_len)
+        annotations = [split.annotations[q.question_id] for q in questions] if split.annotations else None
+        encoded = EncodedQuestions(
+            question_ids=np.array([q.question_id for q in questions], dtype=np.int64),
+            image_ids=np.array([q.image_id for q in questions], dtype=np.int64),
+            tokens=tokens, lengths=lengths, annotations=annotations,
+        )
+        if annotations is not None:
+            encoded.target_offsets, encoded.target_answers, encoded.target_scores = soft_targets(
+                annotations, self.answers, self.normalise)
+        return encoded
+
+    def split(self, name: str) -> EncodedQuestions:
+        """train / val (after setup), or any other split spec (e.g. test-dev), read on first use."""
+        if name in ("train", "val"):
+            self.setup()
+        elif name not in self.splits:
+            if self.vocab is None or self.answers is None:
+                self.setup()
+            self.splits[name] = self._encode(load_split(name, self.root, self.config.version), self.config.eval_subset)
+        return self.splits[name]
+
+    def has_answers(self, name: str) -> bool:
+        return self.split(name).annotations is not None
+
+    def score(self, name: str, predicted: torch.Tensor) -> dict:
+        """Official VQA accuracy report of predicted answer indices (N,) (current rules, or legacy)."""
+        data = self.split(name)
+        if data.annotations is None:
+            raise VlkitError(f"{name} has no annotations: submit its results file to EvalAI instead")
+        answers = [self.answers[i] for i in predicted.tolist()]
+        accuracies = batch_accuracy(answers, [a.answers for a in data.annotations], self.config.legacy_metric)
+        return accuracy_report(accuracies, [a.answer_type for a in data.annotations],
+                               [a.question_type for a in data.annotations])
+
+    def prediction_rows(self, name: str, predicted: torch.Tensor) -> list[dict]:
+        """EvalAI results: [{"question_id": int, "answer": str}] for every question of the split."""
+        data = self.split(name)
+        return [{"question_id": int(qid), "answer": self.answers[i]}
+                for qid, i in zip(data.question_ids.tolist(), predicted.tolist())]
+
+    def loader(self, name: str, training: bool = False) -> DataLoader:
+        """Shuffled batches grouped by image when training; fixed order otherwise."""
+        data = self.split(name)
+        dataset = FeatureQuestions(data, self.store, len(self.answers))
+        groups = data.image_ids if self.config.group_by_image else np.arange(len(data))
+        order = GroupedOrder(groups, shuffle=training, seed=self.seed)
+        batch_size = self.config.batch_size if training else self.config.eval_batch_size
+        return DataLoader(dataset, batch_sampler=ShardedBatchSampler(order, batch_size, drop_last=training),
+                          collate_fn=dataset.collate, num_workers=self.config.num_workers,
+                          persistent_workers=self.config.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader("train", training=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader("val")

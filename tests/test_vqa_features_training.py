@@ -1,0 +1,101 @@
+"""VQA on official-format files over a feature store: train, validate with the official metric, export results."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import only_run_dir, read_jsonl, run_cli
+from vlkit.features.store import StoreWriter
+from vlkit.synth.vqa_files import SynthQuestion, write_vqa_part
+
+COLORS = ["red", "blue", "green", "yellow"]
+
+
+def make_data(root, train_images=40, val_images=12, test_images=6):
+    """Each image's 4 feature rows hold a one-hot of its colour in one random row; questions ask the colour."""
+    rng = np.random.default_rng(0)
+    colors, parts, next_qid = {}, {}, 1
+    plan = (("train", range(1, train_images + 1)), ("val", range(1000, 1000 + val_images)),
+            ("test-dev", range(2000, 2000 + test_images)))
+    for part, image_ids in plan:
+        items = []
+        for image_id in image_ids:
+            colors[image_id] = int(rng.integers(len(COLORS)))
+            color = COLORS[colors[image_id]]
+            for question in ("What color is the ball?", "What is the color of the ball?"):
+                answers = (color,) * 8 + (COLORS[(colors[image_id] + 1) % 4],) * 2 if part != "test-dev" else ()
+                items.append(SynthQuestion(next_qid, image_id, question, "what color", "other", answers))
+                next_qid += 1
+        write_vqa_part(root, part, items)
+        parts[part] = items
+    image_ids = sorted(colors)
+    writer = StoreWriter(root / "store", image_ids + [99999], k_max=4, dim=8, kind="grid",
+                         manifest={"source": "test", "model": "synthetic"})
+    for image_id in image_ids:
+        rows = rng.normal(0, 0.1, size=(1, 4, 8)).astype(np.float32)
+        rows[0, rng.integers(4), colors[image_id]] += 3.0
+        writer.write([image_id], rows, [4])
+    writer.finish()
+    return parts
+
+
+RECIPE = ["--config", "configs/vqa/qguided_att_vqa2.yaml", "data.features={root}/store", "data.root={root}",
+          "data.num_workers=0", "data.batch_size=16", "model.feature_dim=8", "model.hidden_dim=32",
+          "model.embed_dim=16", "model.classifier_dim=32", "model.dropout=0.0", "optim.lr=0.01",
+          "trainer.max_epochs=8", "trainer.patience=100", "trainer.progress_bar=false", "run.root={root}/runs",
+          "data.answers=pytorch-vqa"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from conftest import REPO
+
+    root = tmp_path_factory.mktemp("vqa")
+    parts = make_data(root)
+    args = ["vqa", "train", *[a.format(root=root) for a in RECIPE], "--json"]
+    summary = json.loads(run_cli(args, cwd=REPO).stdout)
+    return root, parts, summary
+
+
+def test_training_learns_and_validates_with_the_official_metric(trained):
+    root, parts, summary = trained
+    run_dir = only_run_dir(root / "runs")
+    rows = read_jsonl(run_dir / "metrics.jsonl")
+    assert rows[-1]["val/acc"] > 90  # the colour is in the features: the answer "color x8" scores 100
+    check = json.loads((run_dir / "data_check.json").read_text())
+    assert check["majority_baseline"]["overall"] < 60 and check["eval"]["images_without_features"] == 0
+    # the same numbers as the official scorer on the val predictions of the best checkpoint
+    results = root / "val_results.json"
+    report = json.loads(run_cli(["vqa", "evaluate", str(run_dir), "--split", "val", "--results-out", str(results),
+                                 "--json"], cwd=root).stdout)
+    official = json.loads(run_cli(["vqa", "score", "--questions", str(root / "v2_OpenEnded_mscoco_val2014_questions.json"),
+                                   "--annotations", str(root / "v2_mscoco_val2014_annotations.json"),
+                                   "--results", str(results), "--json"], cwd=root).stdout)
+    assert report["overall"] == official["overall"] == summary["best_val_metric"]
+
+
+def test_test_dev_predictions_are_an_evalai_results_file(trained):
+    root, parts, summary = trained
+    assert summary["test"]["split"] == "test-dev" and "overall" not in summary["test"]
+    results = json.loads(open(summary["test"]["predictions"]).read())
+    assert sorted(r["question_id"] for r in results) == sorted(q.question_id for q in parts["test-dev"])
+    assert all(isinstance(r["answer"], str) and r["answer"] in COLORS for r in results)
+
+
+def test_questions_on_images_without_features_are_left_out_with_a_warning(tmp_path):
+    from conftest import REPO
+
+    make_data(tmp_path, train_images=12, val_images=4, test_images=2)
+    extra = [SynthQuestion(9001, 55555, "What color is the ball?", "what color", "other", ("red",) * 10)]
+    write_vqa_part(tmp_path / "more", "val", extra)
+    val_questions = json.loads((tmp_path / "v2_OpenEnded_mscoco_val2014_questions.json").read_text())
+    val_annotations = json.loads((tmp_path / "v2_mscoco_val2014_annotations.json").read_text())
+    val_questions["questions"] += json.loads((tmp_path / "more/v2_OpenEnded_mscoco_val2014_questions.json").read_text())["questions"]
+    val_annotations["annotations"] += json.loads((tmp_path / "more/v2_mscoco_val2014_annotations.json").read_text())["annotations"]
+    (tmp_path / "v2_OpenEnded_mscoco_val2014_questions.json").write_text(json.dumps(val_questions))
+    (tmp_path / "v2_mscoco_val2014_annotations.json").write_text(json.dumps(val_annotations))
+    args = ["vqa", "train", *[a.format(root=tmp_path) for a in RECIPE], "trainer.max_epochs=1"]
+    result = run_cli(args, cwd=REPO)
+    assert "1 val image(s) have no features" in result.stderr
+    assert "1 question(s) on 1 image(s) without features are left out" in result.stderr
