@@ -182,3 +182,15 @@ def test_butd_tsv_import(tmp_path):
     np.testing.assert_allclose(batch.features[1, :3].astype(np.float32), truth[100][0], atol=1e-2)
     np.testing.assert_allclose(batch.boxes[0], truth[5][1])
     assert batch.image_size.tolist() == [[480, 640], [480, 640]]
+
+
+def test_stores_of_different_folders_merge(tmp_path):
+    train = write_images(tmp_path / "train2014", 3, start=1)
+    val = write_images(tmp_path / "val2014", 2, start=100)
+    for folder in (train, val):
+        run_cli([*EXTRACT, "--pooled", "--images", str(folder), "--out", str(tmp_path / folder.name)], cwd=tmp_path)
+    run_cli(["features", "merge", str(tmp_path / "train2014"), str(tmp_path / "val2014"), "--out",
+             str(tmp_path / "all")], cwd=tmp_path)
+    merged = FeatureStore(tmp_path / "all")
+    assert merged.ids.tolist() == [1, 2, 3, 100, 101] and merged.manifest["complete"]
+    assert len(merged.manifest["source"]) == 2

@@ -1,4 +1,5 @@
-"""Join shard stores (from `--shard K/N` or one process per GPU) into one store."""
+"""Join stores into one: the shards of one extraction (`--shard K/N`, one process per GPU), or the
+stores of several image folders (COCO train2014 + val2014 + test2015) extracted with one setting."""
 
 from __future__ import annotations
 
@@ -10,12 +11,11 @@ from tqdm.auto import tqdm
 from vlkit.errors import VlkitError
 from vlkit.features.store import FeatureStore, StoreWriter
 
-SAME_ACROSS_SHARDS = ("kind", "k_max", "dim", "model", "weights_sha256", "random_weights", "grid", "preprocessing",
-                      "source")
+SAME_ACROSS_SHARDS = ("kind", "k_max", "dim", "model", "weights_sha256", "random_weights", "grid", "preprocessing")
 
 
 def merge_stores(shards: list[Path], out: Path, chunk: int = 1024) -> dict:
-    """Copy every row of complete, compatible shards with disjoint ids into a new store at `out`."""
+    """Copy every row of complete stores with the same setting and disjoint ids into a new store at `out`."""
     if len(shards) < 2:
         raise VlkitError("merge needs at least two shard stores")
     stores = [FeatureStore(path) for path in shards]
@@ -30,6 +30,7 @@ def merge_stores(shards: list[Path], out: Path, chunk: int = 1024) -> dict:
     if len(np.unique(all_ids)) != len(all_ids):
         raise VlkitError("the shards share image ids: were they extracted with the same --shard?")
     manifest = {k: first.get(k) for k in SAME_ACROSS_SHARDS if k not in ("kind", "k_max", "dim")}
+    manifest["source"] = sorted({store.manifest.get("source") for store in stores})
     manifest["merged_from"] = [str(p) for p in shards]
     writer = StoreWriter(out, all_ids.tolist(), first["k_max"], first["dim"], first["kind"], manifest)
     bad = []
