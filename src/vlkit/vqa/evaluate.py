@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Optional
 
 from vlkit.runs import write_json_atomic
+from vlkit.vqa.datamodules import VQADataModule
 from vlkit.vqa.inference import predict_split
 from vlkit.vqa.module import VQAModule
 
 
-def evaluate_split(module: VQAModule, datamodule, split: str, run_dir: Path,
+def evaluate_split(module: VQAModule, datamodule: VQADataModule, split: str, run_dir: Path,
                    results_out: Optional[Path] = None) -> dict:
     """Predict every question of `split`, write the predictions, and score them when the split has answers.
 

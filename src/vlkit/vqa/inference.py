@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from vlkit.errors import VlkitError
 from vlkit.text import Vocabulary
+from vlkit.vqa.datamodules import VQADataModule
 from vlkit.vqa.module import VQAModule
 
 
@@ -41,7 +42,7 @@ def load_trained(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -
 
 
 @torch.no_grad()
-def predict_split(module: VQAModule, datamodule, split: str) -> torch.Tensor:
+def predict_split(module: VQAModule, datamodule: VQADataModule, split: str) -> torch.Tensor:
     """Answer every question of a split in one process; predicted answer index (N,) int64 in split order."""
     loader = datamodule.loader(split)
     predicted = torch.full((len(datamodule.split(split)),), -1, dtype=torch.long)

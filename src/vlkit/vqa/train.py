@@ -19,7 +19,7 @@ from vlkit.engine import build_trainer, drop_epochs_after, read_epoch_metrics
 from vlkit.errors import VlkitError
 from vlkit.runs import RUN_DIR_ENV, create_run_dir, write_json_atomic, write_metadata
 from vlkit.text import Vocabulary
-from vlkit.vqa.datamodules import build_datamodule
+from vlkit.vqa.datamodules import VQADataModule, build_datamodule
 from vlkit.vqa.evaluate import evaluate_split
 from vlkit.vqa.module import VQAModule
 
@@ -79,7 +79,7 @@ def train(config: DictConfig, resume_dir: Optional[Path] = None) -> Optional[dic
     return _finish(run_dir, config, datamodule, module, trainer)
 
 
-def _write_run_files(run_dir: Path, config: DictConfig, datamodule, resuming: bool) -> None:
+def _write_run_files(run_dir: Path, config: DictConfig, datamodule: VQADataModule, resuming: bool) -> None:
     """config.yaml, vocab.json, answers.json and run.json: what makes the run self-contained."""
     save_config(config, run_dir / "config.yaml")
     if getattr(datamodule, "check_report", None) is not None:
@@ -90,7 +90,7 @@ def _write_run_files(run_dir: Path, config: DictConfig, datamodule, resuming: bo
     write_metadata(run_dir, config.task, "running")
 
 
-def _finish(run_dir: Path, config: DictConfig, datamodule, module: VQAModule,
+def _finish(run_dir: Path, config: DictConfig, datamodule: VQADataModule, module: VQAModule,
             trainer: pl.Trainer) -> dict:
     """Score best.ckpt on the test split, write summary.json, mark the run finished."""
     best_path = run_dir / "best.ckpt"
