@@ -8,11 +8,13 @@ questions that one process with batch N x B sees, in the same order.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
+import torch
 import torch.distributed as dist
-from torch.utils.data import Sampler
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 def distributed_rank_and_size() -> tuple[int, int]:
@@ -96,3 +98,36 @@ class ShardedBatchSampler(Sampler[list[int]]):
 
     def __iter__(self) -> Iterator[list[int]]:
         yield from self._batches()
+
+
+def unpack_positions(positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A ShardedBatchSampler batch -> (index (B,) int64, counted (B,) bool); -1 - i is item i, not counted."""
+    signed = torch.as_tensor(positions, dtype=torch.long)
+    counted = signed >= 0
+    return torch.where(counted, signed, -1 - signed), counted
+
+
+class PositionDataset(Dataset):
+    """A dataset whose items are their positions; subclasses build whole batches in `collate(positions)`."""
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, position: int) -> int:
+        return position
+
+    collate: Callable[[list[int]], dict]
+
+
+def grouped_loader(dataset: PositionDataset, groups: np.ndarray, data_config: DictConfig, seed: int,
+                   training: bool) -> DataLoader:
+    """DataLoader of `dataset` with items of one group (image) together, sharded over DDP ranks.
+
+    Training: shuffled anew each epoch, `data.batch_size` per device; otherwise fixed order,
+    `data.eval_batch_size`. `data.group_by_image=false` makes every item its own group.
+    """
+    order = GroupedOrder(groups if data_config.group_by_image else np.arange(len(dataset)), training, seed)
+    batch_size = data_config.batch_size if training else data_config.eval_batch_size
+    return DataLoader(dataset, batch_sampler=ShardedBatchSampler(order, batch_size, drop_last=training),
+                      collate_fn=dataset.collate, num_workers=data_config.num_workers,
+                      persistent_workers=data_config.num_workers > 0)

@@ -21,12 +21,12 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from omegaconf import DictConfig
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from vlkit.errors import VlkitError
 from vlkit.imageio import load_rgb
-from vlkit.sampling import GroupedOrder, ShardedBatchSampler
+from vlkit.sampling import PositionDataset, grouped_loader, unpack_positions
 from vlkit.text import Vocabulary
 from vlkit.vqa import easyvqa
 from vlkit.vqa.metric import accuracy_report, count_correct
@@ -48,33 +48,16 @@ class QuestionSet:
     def __len__(self) -> int:
         return len(self.questions)
 
-    def subset(self, positions: np.ndarray) -> "QuestionSet":
-        """The questions at `positions`, sharing the image tensor."""
-        index = torch.as_tensor(positions, dtype=torch.long)
-        return QuestionSet(
-            images=self.images, image_ids=self.image_ids, image_row=self.image_row[index],
-            tokens=self.tokens[index], lengths=self.lengths[index], answers=self.answers[index],
-            answer_types=self.answer_types[index], questions=[self.questions[i] for i in positions],
-        )
 
-
-class QuestionDataset(Dataset):
+class QuestionDataset(PositionDataset):
     """Indexable view of a QuestionSet; `collate` assembles the batch dict described above."""
 
     def __init__(self, data: QuestionSet):
         self.data = data
 
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, position: int) -> int:
-        return position
-
     def collate(self, positions: list[int]) -> dict[str, torch.Tensor]:
         """Batch dict of the questions at `positions`; a negative position -1 - i is question i, not counted."""
-        signed = torch.as_tensor(positions, dtype=torch.long)
-        counted = signed >= 0
-        index = torch.where(counted, signed, -1 - signed)
+        index, counted = unpack_positions(positions)
         image_rows, image_index = torch.unique(self.data.image_row[index], return_inverse=True)
         return {
             "images": self.data.images[image_rows],
@@ -222,17 +205,7 @@ class EasyVQADataModule(pl.LightningDataModule):
     def loader(self, name: str, training: bool = False) -> DataLoader:
         """DataLoader over a split: shuffled grouped batches when training, fixed order otherwise."""
         data = self.split(name)
-        dataset = QuestionDataset(data)
-        groups = data.image_row.numpy() if self.config.group_by_image else np.arange(len(data))
-        order = GroupedOrder(groups, shuffle=training, seed=self.seed)
-        batch_size = self.config.batch_size if training else self.config.eval_batch_size
-        return DataLoader(
-            dataset,
-            batch_sampler=ShardedBatchSampler(order, batch_size, drop_last=training),
-            collate_fn=dataset.collate,
-            num_workers=self.config.num_workers,
-            persistent_workers=self.config.num_workers > 0,
-        )
+        return grouped_loader(QuestionDataset(data), data.image_row.numpy(), self.config, self.seed, training)
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", training=True)

@@ -26,11 +26,11 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from omegaconf import DictConfig
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from vlkit.errors import VlkitError
 from vlkit.features.store import FeatureStore
-from vlkit.sampling import GroupedOrder, ShardedBatchSampler
+from vlkit.sampling import PositionDataset, grouped_loader, unpack_positions
 from vlkit.text import Vocabulary
 from vlkit.vqa.checks import VOCABULARIES, check_splits
 from vlkit.vqa.official_metric import accuracy_report, batch_accuracy
@@ -73,22 +73,15 @@ def soft_targets(annotations: list[VQAAnnotation], answers: list[str], normalise
     return np.asarray(offsets, np.int64), np.asarray(columns, np.int64), np.asarray(scores, np.float32)
 
 
-class FeatureQuestions(Dataset):
+class FeatureQuestions(PositionDataset):
     """Indexable view of EncodedQuestions; `collate` reads each distinct image's features once per batch."""
 
     def __init__(self, data: EncodedQuestions, store: FeatureStore, num_answers: int):
         self.data, self.store, self.num_answers = data, store, num_answers
 
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, position: int) -> int:
-        return position
-
     def collate(self, positions: list[int]) -> dict[str, torch.Tensor]:
-        signed = torch.as_tensor(positions, dtype=torch.long)
-        counted = signed >= 0
-        index = torch.where(counted, signed, -1 - signed)
+        """Batch dict of the questions at `positions` (see the module docstring)."""
+        index, counted = unpack_positions(positions)
         image_ids, inverse = np.unique(self.data.image_ids[index.numpy()], return_inverse=True)
         rows = self.store.get(image_ids)
         batch = {
@@ -218,13 +211,8 @@ class VQAFeaturesDataModule(pl.LightningDataModule):
     def loader(self, name: str, training: bool = False) -> DataLoader:
         """Shuffled batches grouped by image when training; fixed order otherwise."""
         data = self.split(name)
-        dataset = FeatureQuestions(data, self.store, len(self.answers))
-        groups = data.image_ids if self.config.group_by_image else np.arange(len(data))
-        order = GroupedOrder(groups, shuffle=training, seed=self.seed)
-        batch_size = self.config.batch_size if training else self.config.eval_batch_size
-        return DataLoader(dataset, batch_sampler=ShardedBatchSampler(order, batch_size, drop_last=training),
-                          collate_fn=dataset.collate, num_workers=self.config.num_workers,
-                          persistent_workers=self.config.num_workers > 0)
+        return grouped_loader(FeatureQuestions(data, self.store, len(self.answers)), data.image_ids, self.config,
+                              self.seed, training)
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", training=True)
