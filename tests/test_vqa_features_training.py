@@ -99,3 +99,12 @@ def test_questions_on_images_without_features_are_left_out_with_a_warning(tmp_pa
     result = run_cli(args, cwd=REPO)
     assert "1 val image(s) have no features" in result.stderr
     assert "1 question(s) on 1 image(s) without features are left out" in result.stderr
+
+
+def test_predict_from_an_image_says_a_features_run_needs_evaluate(trained, tmp_path):
+    from vlkit.vqa.easyvqa import default_root
+
+    root, _, summary = trained
+    result = run_cli(["vqa", "predict", summary["run_dir"], "--image", str(default_root() / "test/images/0.png"),
+                      "--question", "what color is the ball?"], cwd=root, check=False)
+    assert result.returncode == 2 and "reads precomputed features" in result.stderr

@@ -31,6 +31,9 @@ def predict(run_dir: Path, image_path: Path, question: str, top_k: int = 5,
     if top_k < 1:
         raise VlkitError(f"--top-k must be at least 1, got {top_k}")
     trained = load_trained(run_dir)
+    if "images" not in getattr(trained.module.model, "inputs", ()):
+        raise VlkitError(f"the model of {run_dir} ({trained.config.model.name}) reads precomputed features, not "
+                         "images: answer its questions with vlkit vqa evaluate RUN --split ...")
     max_len = trained.config.data.max_question_len
     if not trained.vocab.encode(question, max_len):
         raise VlkitError(f"question {question!r} has no words")

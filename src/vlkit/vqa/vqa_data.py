@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import lightning.pytorch as pl
+from lightning.pytorch.utilities import rank_zero_only
 import numpy as np
 import torch
 from omegaconf import DictConfig
@@ -38,6 +39,12 @@ from vlkit.vqa.splits import VQASplit, load_split
 from vlkit.vqa.vqa_files import VQAAnnotation
 
 log = logging.getLogger("vlkit")
+
+
+@rank_zero_only
+def _report(level: int, message: str, *args: object) -> None:
+    """Log once per run, not once per DDP process."""
+    log.log(level, message, *args)
 
 
 @dataclass
@@ -140,10 +147,10 @@ class VQAFeaturesDataModule(pl.LightningDataModule):
             raise VlkitError(f"data.val_split {config.val_split!r} has no annotations: validate on val")
         self.check_report = check_splits(train, val, vocabulary=config.answers, store=self.store)
         for warning in self.check_report["warnings"]:
-            log.warning("data check: %s", warning)
+            _report(logging.WARNING, "data check: %s", warning)
         baseline = self.check_report["majority_baseline"]
-        log.info("data check: majority-answer baseline on %s: %.2f %s", val.name, baseline["overall"],
-                 baseline["perAnswerType"])
+        _report(logging.INFO, "data check: majority-answer baseline on %s: %.2f %s", val.name, baseline["overall"],
+                baseline["perAnswerType"])
         if self.vocab is None:
             self.vocab = Vocabulary.in_first_appearance_order((q.question for q in train.questions.values()), "mcan")
         if self.answers is None:
@@ -162,8 +169,8 @@ class VQAFeaturesDataModule(pl.LightningDataModule):
         image_ids = np.array([q.image_id for q in questions], dtype=np.int64)
         keep = self.store.has(image_ids)
         if not keep.all():
-            log.warning("%s: %d question(s) on %d image(s) without features are left out", split.name,
-                        int((~keep).sum()), len(set(image_ids[~keep].tolist())))
+            _report(logging.WARNING, "%s: %d question(s) on %d image(s) without features are left out",
+                    split.name, int((~keep).sum()), len(set(image_ids[~keep].tolist())))
         questions = [q for q, kept in zip(questions, keep) if kept][:limit]
         if not questions:
             raise VlkitError(f"no question of {split.name} has image features in {self.store.directory}")
