@@ -55,3 +55,25 @@ def test_missing_or_wrong_file(tmp_path):
     bad.write_text("not numbers at all\n")
     with pytest.raises(VlkitError, match="no 'word v1"):
         load_glove(bad, tmp_path)
+
+
+def test_initialise_a_models_word_embedding(tmp_path):
+    import torch
+
+    from vlkit.glove import initialise_embedding
+    from vlkit.registry import build_model
+    from vlkit.vqa.models.mcan import McanOptions
+
+    text = tmp_path / "g.txt"
+    write_glove(text, [("what", [1, 2, 3]), ("color", [4, 5, 6])])
+    vocab = Vocabulary(["what", "color", "zorblax"], tokenizer="mcan")
+    options = McanOptions(feature_dim=4, embed_dim=3, hidden_size=8, heads=2, layers=1, flat_mlp_size=4,
+                          flat_out_size=8)
+    model = build_model("mcan_small", options, vocab_size=len(vocab), num_answers=3)
+    assert initialise_embedding(model, vocab, text) == ["<unk>", "zorblax"]
+    torch.testing.assert_close(model.embedding.weight[2], torch.tensor([1.0, 2.0, 3.0]))
+    assert not model.embedding.weight[0].any()
+    wide = build_model("mcan_small", McanOptions(feature_dim=4, embed_dim=5, hidden_size=8, heads=2, layers=1,
+                                                 flat_mlp_size=4, flat_out_size=8), vocab_size=5, num_answers=3)
+    with pytest.raises(VlkitError, match="3-d vectors"):
+        initialise_embedding(wide, vocab, text)

@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +8,8 @@ from omegaconf import OmegaConf
 from vlkit.config import load_config
 from vlkit.errors import VlkitError
 from vlkit.vqa.module import VQAModule
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def small_batch():
@@ -42,3 +45,18 @@ def test_step_decay_schedule_from_the_config():
         setup["optimizer"].step()
         schedule.step()
     assert rates == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4])
+
+
+def test_mcan_schedule_warm_up_then_decay():
+    config = load_config(REPO / "configs/vqa/mcan_small_vqa2.yaml")
+    module = VQAModule(OmegaConf.to_container(config), vocab_size=10, num_answers=13)
+    setup = module.configure_optimizers()
+    optimizer, schedule = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    assert optimizer.defaults["betas"] == (0.9, 0.98) and optimizer.defaults["eps"] == 1e-9
+    rates = []
+    for _ in range(13):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    expected = [0.25, 0.5, 0.75] + [1.0] * 7 + [0.2, 0.2, 0.04]  # MCAN: warm-up over 3 epochs, x0.2 at 10 and 12
+    assert rates == pytest.approx([1e-4 * f for f in expected])

@@ -108,3 +108,21 @@ def test_predict_from_an_image_says_a_features_run_needs_evaluate(trained, tmp_p
     result = run_cli(["vqa", "predict", summary["run_dir"], "--image", str(default_root() / "test/images/0.png"),
                       "--question", "what color is the ball?"], cwd=root, check=False)
     assert result.returncode == 2 and "reads precomputed features" in result.stderr
+
+
+def test_mcan_recipe_trains_on_the_features_with_glove(tmp_path):
+    from conftest import REPO
+
+    make_data(tmp_path, train_images=16, val_images=4, test_images=2)
+    glove = tmp_path / "glove.txt"
+    glove.write_text("what " + " ".join(["0.5"] * 8) + "\ncolor " + " ".join(["-0.5"] * 8) + "\n")
+    args = ["vqa", "train", "--config", "configs/vqa/mcan_small_vqa2.yaml", f"data.root={tmp_path}",
+            f"data.features={tmp_path}/store", "data.train_split=train", "data.answers=pytorch-vqa",
+            "data.num_workers=0", "data.batch_size=8", "model.feature_dim=8", "model.embed_dim=8",
+            "model.hidden_size=16", "model.heads=2", "model.layers=1", "model.flat_mlp_size=8",
+            "model.flat_out_size=16", f"model.glove={glove}", "trainer.max_epochs=2", "trainer.progress_bar=false",
+            f"run.root={tmp_path}/runs", "--json"]
+    result = run_cli(args, cwd=REPO)
+    summary = json.loads(result.stdout)
+    assert summary["model"] == "mcan_small" and summary["epochs_trained"] == 2
+    assert "word embeddings from" in result.stderr

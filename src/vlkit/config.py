@@ -59,12 +59,17 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    """Adam with an optional step decay at fixed epochs."""
+    """Adam with an optional linear warm-up and a step decay at fixed epochs (0-based epoch indices).
+
+    Epoch e < lr_warmup_epochs runs at lr x (e + 1) / (lr_warmup_epochs + 1) (MCAN: 3 -> 1/4, 2/4, 3/4);
+    each epoch listed in lr_decay_epochs multiplies the rate by lr_decay_factor from then on.
+    """
 
     lr: float = 1e-3
     weight_decay: float = 0.0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-8
+    lr_warmup_epochs: int = 0
     lr_decay_epochs: list[int] = field(default_factory=list)
     lr_decay_factor: float = 0.1
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from vlkit.errors import VlkitError
@@ -112,3 +114,17 @@ def embedding_matrix(vocab: Vocabulary, glove: GloVe) -> tuple[np.ndarray, list[
             missing.append(word)
             matrix[row] = np.random.default_rng(zlib.crc32(word.encode("utf-8"))).normal(0.0, scale, matrix.shape[1])
     return matrix, missing
+
+
+def initialise_embedding(model: nn.Module, vocab: Vocabulary, glove_file: str | Path) -> list[str]:
+    """Copy `embedding_matrix(vocab, GloVe)` into the model's word embedding; returns the missing words."""
+    embeddings = [m for m in model.modules() if isinstance(m, nn.Embedding) and m.num_embeddings == len(vocab)]
+    if len(embeddings) != 1:
+        raise VlkitError(f"cannot tell which embedding of {type(model).__name__} holds the {len(vocab)} question words")
+    matrix, missing = embedding_matrix(vocab, load_glove(glove_file))
+    if matrix.shape[1] != embeddings[0].embedding_dim:
+        raise VlkitError(f"{glove_file} has {matrix.shape[1]}-d vectors but the model embeds words in "
+                         f"{embeddings[0].embedding_dim} dimensions (model.embed_dim)")
+    with torch.no_grad():
+        embeddings[0].weight.copy_(torch.from_numpy(matrix))
+    return missing

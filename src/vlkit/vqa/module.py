@@ -79,9 +79,13 @@ class VQAModule(pl.LightningModule):
         optimizer = torch.optim.Adam(
             self.parameters(), lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps, weight_decay=optim.weight_decay
         )
-        if not optim.lr_decay_epochs:
+        if not optim.lr_decay_epochs and not optim.lr_warmup_epochs:
             return optimizer
-        schedule = torch.optim.lr_scheduler.MultiStepLR(
-            optimizer, milestones=list(optim.lr_decay_epochs), gamma=optim.lr_decay_factor
-        )
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_factor(optim, epoch))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
+
+
+def lr_factor(optim: DictConfig, epoch: int) -> float:
+    """Multiplier of optim.lr in 0-based `epoch`: warm-up (e + 1) / (w + 1), then decay at the listed epochs."""
+    warmup = (epoch + 1) / (optim.lr_warmup_epochs + 1) if epoch < optim.lr_warmup_epochs else 1.0
+    return warmup * optim.lr_decay_factor ** sum(epoch >= e for e in optim.lr_decay_epochs)

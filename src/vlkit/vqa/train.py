@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from vlkit.config import save_config
 from vlkit.engine import build_trainer, drop_epochs_after, read_epoch_metrics
 from vlkit.errors import VlkitError
+from vlkit.glove import initialise_embedding
 from vlkit.runs import RUN_DIR_ENV, create_run_dir, write_json_atomic, write_metadata
 from vlkit.text import Vocabulary
 from vlkit.vqa.datamodules import VQADataModule, build_datamodule
@@ -60,6 +61,11 @@ def train(config: DictConfig, resume_dir: Optional[Path] = None) -> Optional[dic
 
     module = VQAModule(OmegaConf.to_container(config), vocab_size=len(datamodule.vocab),
                        num_answers=len(datamodule.answers))
+    if config.model.get("glove") and resume_dir is None:
+        missing = initialise_embedding(module.model, datamodule.vocab, config.model.glove)
+        if is_global_zero:
+            log.info("word embeddings from %s; %d of %d words missing there", config.model.glove, len(missing),
+                     len(datamodule.vocab))
     trainer = build_trainer(config.trainer, run_dir, monitor=MONITOR, mode="max")
     os.environ[RUN_DIR_ENV] = str(run_dir)  # DDP child processes re-run this command: same directory
     try:
