@@ -151,6 +151,29 @@ def vqa_score(
     _emit(report, as_json, "\n".join(lines))
 
 
+@vqa_app.command("import")
+def vqa_import(
+    checkpoint: Path = typer.Argument(..., help="the reference checkpoint (mcan-vqa: ckpt_<version>/epoch<N>.pkl)"),
+    source: str = typer.Option(..., "--from", help="mcan-vqa"),
+    config: Path = typer.Option(..., "--config", help="the matching recipe, e.g. configs/vqa/mcan_small_vqa2.yaml"),
+    answers: Path = typer.Option(..., "--answers", help="mcan-vqa's core/data/answer_dict.json"),
+    out: Path = typer.Option(..., "--out", help="new run directory"),
+    overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides, e.g. data.root=DIR"),
+) -> None:
+    """Import trained weights of a reference implementation as a vlkit run (then evaluate it).
+
+    Example: vlkit vqa import ckpt_small/epoch13.pkl --from mcan-vqa --config configs/vqa/mcan_small_vqa2.yaml
+    --answers answer_dict.json --out runs/vqa/mcan-small-imported data.root=data/vqa data.features=feats/butd/all
+    """
+    from vlkit.config import load_config
+    from vlkit.vqa.checkpoint_import import import_mcan
+
+    if source != "mcan-vqa":
+        raise VlkitError(f"--from {source!r} is not supported; supported: mcan-vqa")
+    run_dir = import_mcan(checkpoint, load_config(config, overrides or []), answers, out)
+    typer.echo(f"imported {checkpoint} -> {run_dir}; next: vlkit vqa evaluate {run_dir} --split val")
+
+
 @vqa_app.command("check")
 def vqa_check(
     root: Path = typer.Option(..., "--root", help="folder holding the official VQA files (and MCAN's VG files)"),

@@ -187,13 +187,16 @@ class VQAFeaturesDataModule(pl.LightningDataModule):
         return encoded
 
     def split(self, name: str) -> EncodedQuestions:
-        """train / val (after setup), or any other split spec (e.g. test-dev), read on first use."""
-        if name in ("train", "val"):
+        """train / val (data.val_split) / any other split spec such as test-dev, encoded on first use.
+
+        Training needs `setup` (data check, vocabulary, answer list); a trained run's evaluation, with
+        its vocabulary and answers given, reads only the split it asks for.
+        """
+        if name not in self.splits and (name == "train" or self.vocab is None or self.answers is None):
             self.setup()
-        elif name not in self.splits:
-            if self.vocab is None or self.answers is None:
-                self.setup()
-            self.splits[name] = self._encode(load_split(name, self.root, self.config.version), self.config.eval_subset)
+        if name not in self.splits:
+            spec = self.config.val_split if name == "val" else name
+            self.splits[name] = self._encode(load_split(spec, self.root, self.config.version), self.config.eval_subset)
         return self.splits[name]
 
     def has_answers(self, name: str) -> bool:

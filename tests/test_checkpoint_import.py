@@ -1,0 +1,65 @@
+"""Importing a mcan-vqa checkpoint: the reference's key layout (DataParallel prefix), vocabulary and answer dict."""
+
+import json
+
+import numpy as np
+import torch
+
+from conftest import REPO, run_cli
+from test_vqa_features_training import make_data
+from vlkit.registry import build_model
+from vlkit.synth.vqa_files import SynthQuestion, write_vqa_part
+from vlkit.vqa.checkpoint_import import mcan_question_vocab
+from vlkit.vqa.models.mcan import McanOptions
+
+TINY = dict(feature_dim=8, embed_dim=8, hidden_size=16, heads=2, layers=1, flat_mlp_size=8, flat_out_size=16)
+
+
+def test_import_then_evaluate_gives_the_reference_models_answers(tmp_path):
+    parts = make_data(tmp_path, train_images=6, val_images=4, test_images=2)
+    write_vqa_part(tmp_path, "test", [SynthQuestion(5000, 2000, "Which hue is the sphere?", "which", "other", ())])
+    write_vqa_part(tmp_path, "vg", [SynthQuestion(6000, 1, "What shade is the ball?", "what", "other", ("red",) * 10)])
+    vocab = mcan_question_vocab(tmp_path)
+    # first appearance over train, val, test2015, VG: the test and VG words come last
+    assert vocab.itos[:7] == ["<pad>", "<unk>", "what", "color", "is", "the", "ball"]
+    assert vocab.itos.index("which") > vocab.itos.index("of") and vocab.itos[-1] == "shade"
+
+    answers = ["red", "blue", "green", "yellow"]
+    (tmp_path / "answer_dict.json").write_text(json.dumps([{a: i for i, a in enumerate(answers)},
+                                                           {str(i): a for i, a in enumerate(answers)}]))
+    torch.manual_seed(3)
+    reference = build_model("mcan_small", McanOptions(**TINY), vocab_size=len(vocab), num_answers=4).eval()
+    state = {f"module.{k}": v for k, v in reference.state_dict().items()}  # as saved under DataParallel
+    torch.save({"state_dict": state, "optimizer": {}, "lr_base": 1e-4}, tmp_path / "epoch13.pkl")
+
+    out = tmp_path / "runs" / "vqa" / "imported"
+    overrides = [f"data.root={tmp_path}", f"data.features={tmp_path}/store", *[f"model.{k}={v}" for k, v in TINY.items()]]
+    run_cli(["vqa", "import", str(tmp_path / "epoch13.pkl"), "--from", "mcan-vqa", "--config",
+             "configs/vqa/mcan_small_vqa2.yaml", "--answers", str(tmp_path / "answer_dict.json"), "--out", str(out),
+             *overrides], cwd=REPO)
+    report = json.loads(run_cli(["vqa", "evaluate", str(out), "--split", "val", "--json"], cwd=tmp_path).stdout)
+    predictions = json.loads((out / "predictions_val.json").read_text())
+    assert report["num_questions"] == len(parts["val"]) == len(predictions)
+
+    from vlkit.features.store import FeatureStore
+
+    store = FeatureStore(tmp_path / "store")
+    by_id = {q.question_id: q for q in parts["val"]}
+    for row in predictions:
+        question = by_id[row["question_id"]]
+        tokens = torch.tensor([vocab.encode(question.question, 14)])
+        features = store.get([question.image_id])
+        with torch.no_grad():
+            logits = reference({"features": torch.from_numpy(features.features.astype(np.float32)),
+                                "feature_mask": torch.from_numpy(features.mask), "tokens": tokens,
+                                "lengths": torch.tensor([tokens.shape[1]])})["logits"]
+        assert row["answer"] == answers[int(logits.argmax())]
+
+    again = run_cli(["vqa", "import", str(tmp_path / "epoch13.pkl"), "--from", "mcan-vqa", "--config",
+                     "configs/vqa/mcan_small_vqa2.yaml", "--answers", str(tmp_path / "answer_dict.json"), "--out",
+                     str(out), *overrides], cwd=REPO, check=False)
+    assert again.returncode == 2 and "never overwritten" in again.stderr
+    wrong = run_cli(["vqa", "import", str(tmp_path / "epoch13.pkl"), "--from", "mcan-vqa", "--config",
+                     "configs/vqa/mcan_small_vqa2.yaml", "--answers", str(tmp_path / "answer_dict.json"), "--out",
+                     str(tmp_path / "other"), *overrides, "model.hidden_size=32"], cwd=REPO, check=False)
+    assert wrong.returncode == 2 and "does not fit mcan_small" in wrong.stderr
