@@ -153,10 +153,10 @@ def vqa_score(
 
 @vqa_app.command("import")
 def vqa_import(
-    checkpoint: Path = typer.Argument(..., help="the reference checkpoint (mcan-vqa: ckpt_<version>/epoch<N>.pkl)"),
-    source: str = typer.Option(..., "--from", help="mcan-vqa"),
+    checkpoint: Path = typer.Argument(..., help="mcan-vqa: ckpt_<version>/epoch<N>.pkl; pytorch-vqa: logs/<name>.pth"),
+    source: str = typer.Option(..., "--from", help="mcan-vqa | pytorch-vqa"),
     config: Path = typer.Option(..., "--config", help="the matching recipe, e.g. configs/vqa/mcan_small_vqa2.yaml"),
-    answers: Path = typer.Option(..., "--answers", help="mcan-vqa's core/data/answer_dict.json"),
+    answers: Optional[Path] = typer.Option(None, "--answers", help="mcan-vqa: its core/data/answer_dict.json"),
     out: Path = typer.Option(..., "--out", help="new run directory"),
     overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides, e.g. data.root=DIR"),
 ) -> None:
@@ -166,11 +166,17 @@ def vqa_import(
     --answers answer_dict.json --out runs/vqa/mcan-small-imported data.root=data/vqa data.features=feats/butd/all
     """
     from vlkit.config import load_config
-    from vlkit.vqa.checkpoint_import import import_mcan
+    from vlkit.vqa.checkpoint_import import import_mcan, import_pytorch_vqa
 
-    if source != "mcan-vqa":
-        raise VlkitError(f"--from {source!r} is not supported; supported: mcan-vqa")
-    run_dir = import_mcan(checkpoint, load_config(config, overrides or []), answers, out)
+    resolved = load_config(config, overrides or [])
+    if source == "mcan-vqa":
+        if answers is None:
+            raise VlkitError("--from mcan-vqa needs --answers answer_dict.json (mcan-vqa's core/data/answer_dict.json)")
+        run_dir = import_mcan(checkpoint, resolved, answers, out)
+    elif source == "pytorch-vqa":
+        run_dir = import_pytorch_vqa(checkpoint, resolved, out)
+    else:
+        raise VlkitError(f"--from {source!r} is not supported; supported: mcan-vqa, pytorch-vqa")
     typer.echo(f"imported {checkpoint} -> {run_dir}; next: vlkit vqa evaluate {run_dir} --split val")
 
 

@@ -43,6 +43,7 @@ class DataConfig:
     val_split: str = "val"  # vqa
     test_split: Optional[str] = None  # vqa: test-dev (default) | test | val
     answers: str = "mcan"  # vqa: answer list and its normalisation, mcan | pytorch-vqa
+    tokenizer: str = "mcan"  # vqa: question tokens, mcan | pytorch-vqa | words
     version: str = "v2"  # vqa: v1 | v2 file names
     legacy_metric: bool = False  # vqa: validate with the pre-2021 official evaluator
     val_fraction: float = 0.1  # share of *train images* held out for validation
@@ -62,7 +63,8 @@ class OptimConfig:
     """Adam with an optional linear warm-up and a step decay at fixed epochs (0-based epoch indices).
 
     Epoch e < lr_warmup_epochs runs at lr x (e + 1) / (lr_warmup_epochs + 1) (MCAN: 3 -> 1/4, 2/4, 3/4);
-    each epoch listed in lr_decay_epochs multiplies the rate by lr_decay_factor from then on.
+    each epoch listed in lr_decay_epochs multiplies the rate by lr_decay_factor from then on. Or,
+    instead, lr_halflife_steps halves the rate continuously every that many optimiser steps.
     """
 
     lr: float = 1e-3
@@ -72,6 +74,7 @@ class OptimConfig:
     lr_warmup_epochs: int = 0
     lr_decay_epochs: list[int] = field(default_factory=list)
     lr_decay_factor: float = 0.1
+    lr_halflife_steps: Optional[int] = None  # lr x 0.5^(step / halflife) per optimiser step (pytorch-vqa)
 
 
 @dataclass

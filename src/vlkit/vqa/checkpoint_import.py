@@ -1,4 +1,10 @@
-"""`vlkit vqa import --from mcan-vqa`: turn a MILVLG/mcan-vqa checkpoint into a vlkit run directory.
+"""`vlkit vqa import --from mcan-vqa|pytorch-vqa`: turn a reference checkpoint into a vlkit run directory.
+
+pytorch-vqa saves `{"weights", "vocab": {"question", "answer"}, ...}` (`logs/<name>.pth`, keys under
+`module.`); its token indices start at 1 with 0 for both padding and unknown words, so the
+embedding rows are re-laid out for vlkit's PAD=0, UNK=1 (both copies of the reference's row 0).
+vlkit's SAAA uses the reference's module names (verified: equal parameter count, strict load,
+equal logits).
 
 mcan-vqa saves `{"state_dict", "optimizer", "lr_base"}` (`ckpt_<version>/epoch<N>.pkl`); under
 DataParallel the keys start with `module.`. vlkit's MCAN uses the reference's module names, so the
@@ -48,23 +54,21 @@ def read_answer_dict(path: Path) -> list[str]:
     return answers
 
 
-def import_mcan(checkpoint: Path, config: DictConfig, answer_dict: Path, out: Path) -> Path:
-    """Write a run directory at `out` (which must not exist) holding the imported MCAN weights."""
-    if not config.model.name.startswith("mcan"):
-        raise VlkitError(f"--from mcan-vqa needs an MCAN config, got model {config.model.name!r}")
-    if out.exists():
-        raise VlkitError(f"{out} exists: a run directory is never overwritten")
+def _load(checkpoint: Path, key: str, what: str) -> dict:
     if not checkpoint.is_file():
         raise VlkitError(f"checkpoint not found: {checkpoint}")
     try:
         saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as error:  # a pickle of anything else fails in several ways
-        raise VlkitError(f"{checkpoint} is not a mcan-vqa checkpoint: {error}") from error
-    if not isinstance(saved, dict) or "state_dict" not in saved:
-        raise VlkitError(f"{checkpoint} holds no 'state_dict' (expected mcan-vqa's epoch<N>.pkl)")
-    state = {k.removeprefix("module."): v for k, v in saved["state_dict"].items()}
-    vocab = mcan_question_vocab(Path(config.data.root), config.data.version)
-    answers = read_answer_dict(answer_dict)
+        raise VlkitError(f"{checkpoint} is not a {what} checkpoint: {error}") from error
+    if not isinstance(saved, dict) or key not in saved:
+        raise VlkitError(f"{checkpoint} holds no {key!r} (expected a {what} checkpoint)")
+    return saved
+
+
+def _write_run(out: Path, config: DictConfig, vocab: Vocabulary, answers: list[str], state: dict,
+               checkpoint: Path) -> Path:
+    """Load `state` (reference names, `module.` stripped) into the configured model and write the run."""
     module = VQAModule(OmegaConf.to_container(config), vocab_size=len(vocab), num_answers=len(answers))
     try:
         result = module.model.load_state_dict(state, strict=False)
@@ -72,9 +76,8 @@ def import_mcan(checkpoint: Path, config: DictConfig, answer_dict: Path, out: Pa
         raise VlkitError(f"{checkpoint} does not fit {config.model.name} with {len(vocab)} words and "
                          f"{len(answers)} answers: {str(error)[:500]}") from error
     if result.missing_keys or result.unexpected_keys:
-        raise VlkitError(f"{checkpoint} does not fit {config.model.name} with {len(vocab)} words and "
-                         f"{len(answers)} answers: missing {result.missing_keys[:5]}, unexpected "
-                         f"{result.unexpected_keys[:5]}")
+        raise VlkitError(f"{checkpoint} does not fit {config.model.name}: missing {result.missing_keys[:5]}, "
+                         f"unexpected {result.unexpected_keys[:5]}")
     out.mkdir(parents=True)
     save_config(config, out / "config.yaml")
     vocab.save(out / "vocab.json")
@@ -82,3 +85,35 @@ def import_mcan(checkpoint: Path, config: DictConfig, answer_dict: Path, out: Pa
     torch.save({"state_dict": module.state_dict(), "imported_from": str(checkpoint)}, out / "best.ckpt")
     write_metadata(out, config.task, "imported", source=str(checkpoint))
     return out
+
+
+def _check_target(config: DictConfig, out: Path, prefix: str) -> None:
+    if not config.model.name.startswith(prefix):
+        raise VlkitError(f"this checkpoint needs a {prefix} config, got model {config.model.name!r}")
+    if out.exists():
+        raise VlkitError(f"{out} exists: a run directory is never overwritten")
+
+
+def import_mcan(checkpoint: Path, config: DictConfig, answer_dict: Path, out: Path) -> Path:
+    """Write a run directory at `out` (which must not exist) holding the imported MCAN weights."""
+    _check_target(config, out, "mcan")
+    saved = _load(checkpoint, "state_dict", "mcan-vqa")
+    state = {k.removeprefix("module."): v for k, v in saved["state_dict"].items()}
+    vocab = mcan_question_vocab(Path(config.data.root), config.data.version)
+    return _write_run(out, config, vocab, read_answer_dict(answer_dict), state, checkpoint)
+
+
+def import_pytorch_vqa(checkpoint: Path, config: DictConfig, out: Path) -> Path:
+    """Write a run directory at `out` holding pytorch-vqa's SAAA weights, vocabulary and answers."""
+    _check_target(config, out, "saaa")
+    saved = _load(checkpoint, "weights", "pytorch-vqa")
+    vocab_json = saved.get("vocab") or {}
+    if not {"question", "answer"} <= set(vocab_json):
+        raise VlkitError(f"{checkpoint} holds no 'vocab' with 'question' and 'answer' (pytorch-vqa's logs/<name>.pth)")
+    words = sorted(vocab_json["question"], key=vocab_json["question"].get)  # indices 1..V
+    answers = sorted(vocab_json["answer"], key=vocab_json["answer"].get)
+    state = {k.removeprefix("module."): v for k, v in saved["weights"].items()}
+    reference_rows = state["text.embedding.weight"]  # (V + 1, E): row 0 is padding and unknown words
+    state["text.embedding.weight"] = torch.cat([reference_rows[:1], reference_rows[:1], reference_rows[1:]])
+    vocab = Vocabulary(words, tokenizer="pytorch-vqa")
+    return _write_run(out, config, vocab, answers, state, checkpoint)

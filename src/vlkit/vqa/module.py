@@ -1,8 +1,9 @@
 """LightningModule for VQA classifiers: loss, validation accuracy through the data's own scorer, optimiser.
 
 Loss: cross-entropy on the answer index when a batch has `answers` (easy-VQA: one answer per
-question); binary cross-entropy on soft scores when it has `targets` (VQA: min(1, 0.3 x humans)),
-summed over answers and averaged over questions as MCAN does it per question.
+question). With soft `targets` (VQA): binary cross-entropy summed over answers and averaged over
+questions (MCAN), or, for models whose `loss` is "soft_cross_entropy" (SAAA), the soft-target
+cross-entropy sum_a t_a (-log p_a) averaged over questions.
 Validation: predictions are collected by question position (padding of evaluation shards left
 out, ranks combined), then the data module scores them: easy-VQA with single-answer accuracy,
 VQA with the official metric, so validation numbers equal what `vlkit vqa score` reports.
@@ -43,7 +44,9 @@ class VQAModule(pl.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         logits = self(batch)["logits"].float()
-        if "targets" in batch:
+        if "targets" in batch and getattr(self.model, "loss", "bce") == "soft_cross_entropy":
+            loss = -(batch["targets"] * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+        elif "targets" in batch:
             loss = F.binary_cross_entropy_with_logits(logits, batch["targets"], reduction="sum") / len(logits)
         else:
             loss = F.cross_entropy(logits, batch["answers"])
@@ -79,6 +82,11 @@ class VQAModule(pl.LightningModule):
         optimizer = torch.optim.Adam(
             self.parameters(), lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps, weight_decay=optim.weight_decay
         )
+        if optim.lr_halflife_steps:
+            if optim.lr_decay_epochs or optim.lr_warmup_epochs:
+                raise VlkitError("optim.lr_halflife_steps excludes optim.lr_warmup_epochs and optim.lr_decay_epochs")
+            halving = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 ** (step / optim.lr_halflife_steps))
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": halving, "interval": "step"}}
         if not optim.lr_decay_epochs and not optim.lr_warmup_epochs:
             return optimizer
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_factor(optim, epoch))

@@ -7,9 +7,9 @@ warning -- the questions whose image has no features, instead of failing mid-epo
 A batch is a dict:
     features      (B, K, D) float32  the image's rows of the store
     feature_mask  (B, K) bool        from the store's num_boxes
-    tokens        (B, T) int64       question tokens (MCAN tokenisation), padded
+    tokens        (B, T) int64       question tokens (data.tokenizer, MCAN's by default), padded
     lengths       (B,) int64
-    targets       (B, A) float32     soft scores min(1, 0.3 x humans) over the answer list (annotated splits)
+    targets       (B, A) float32     soft targets over the answer list (annotated splits; see soft_targets)
     index         (B,) int64         position of the question in its split
     counted       (B,) bool          False for the padding questions of an evaluation shard
 """
@@ -20,7 +20,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_only
@@ -65,9 +65,17 @@ class EncodedQuestions:
         return len(self.question_ids)
 
 
-def soft_targets(annotations: list[VQAAnnotation], answers: list[str], normalise: Callable[[str], str]
+TARGET_SCORES = {
+    "mcan": lambda count, humans: min(1.0, 0.3 * count),  # MCAN's soft score
+    "pytorch-vqa": lambda count, humans: count / humans,  # pytorch-vqa: the share of humans (count / 10)
+}
+
+
+def soft_targets(annotations: list[VQAAnnotation], answers: list[str], kind: str
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR soft scores min(1, 0.3 x number of humans giving each listed answer), normalised as the list was."""
+    """CSR soft targets over the answer list of `kind` (mcan: min(1, 0.3 x humans); pytorch-vqa: humans / 10),
+    human answers normalised as that list was."""
+    normalise, score = VOCABULARIES[kind][1], TARGET_SCORES[kind]
     index = {answer: i for i, answer in enumerate(answers)}
     offsets, columns, scores = [0], [], []
     for annotation in annotations:
@@ -75,7 +83,7 @@ def soft_targets(annotations: list[VQAAnnotation], answers: list[str], normalise
         for answer, count in counts.items():
             if answer in index:
                 columns.append(index[answer])
-                scores.append(min(1.0, 0.3 * count))
+                scores.append(score(count, len(annotation.answers.texts)))
         offsets.append(len(columns))
     return np.asarray(offsets, np.int64), np.asarray(columns, np.int64), np.asarray(scores, np.float32)
 
@@ -127,7 +135,6 @@ class VQAFeaturesDataModule(pl.LightningDataModule):
         self.store = FeatureStore(data_config.features)
         self.vocab = vocab
         self.answers = answers
-        self.normalise = VOCABULARIES[data_config.answers][1]
         self.splits: dict[str, EncodedQuestions] = {}
         self.check_report: Optional[dict] = None
 
@@ -152,7 +159,8 @@ class VQAFeaturesDataModule(pl.LightningDataModule):
         _report(logging.INFO, "data check: majority-answer baseline on %s: %.2f %s", val.name, baseline["overall"],
                 baseline["perAnswerType"])
         if self.vocab is None:
-            self.vocab = Vocabulary.in_first_appearance_order((q.question for q in train.questions.values()), "mcan")
+            self.vocab = Vocabulary.in_first_appearance_order((q.question for q in train.questions.values()),
+                                                              config.tokenizer)
         if self.answers is None:
             self.answers = VOCABULARIES[config.answers][0](list(train.annotations.values()))
             if not self.answers:
@@ -183,7 +191,7 @@ class VQAFeaturesDataModule(pl.LightningDataModule):
         )
         if annotations is not None:
             encoded.target_offsets, encoded.target_answers, encoded.target_scores = soft_targets(
-                annotations, self.answers, self.normalise)
+                annotations, self.answers, self.config.answers)
         return encoded
 
     def split(self, name: str) -> EncodedQuestions:

@@ -1,0 +1,95 @@
+"""SAAA: shapes, parameter count by hand, reference names, soft cross-entropy, pytorch-vqa checkpoint import."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import REPO, run_cli
+from test_vqa_features_training import make_data
+from vlkit.config import load_config
+from vlkit.registry import build_model
+from vlkit.text import pytorch_vqa_tokenize
+from vlkit.vqa.models.saaa import SaaaOptions
+from vlkit.vqa.module import VQAModule
+
+TINY = dict(feature_dim=8, embed_dim=6, question_dim=12, attention_dim=10, glimpses=2, classifier_dim=16,
+            dropout=0.0)
+
+
+def batch():
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.tensor([5, 2, 1])
+    tokens = torch.randint(1, 30, (3, 5), generator=g)
+    tokens[torch.arange(5)[None] >= lengths[:, None]] = 0
+    return {"features": torch.rand(3, 9, 8, generator=g), "feature_mask": torch.ones(3, 9, dtype=torch.bool),
+            "tokens": tokens, "lengths": lengths}
+
+
+def test_shapes_attention_and_reference_names():
+    torch.manual_seed(0)
+    net = build_model("saaa", SaaaOptions(**TINY), vocab_size=30, num_answers=5).eval()
+    out = net(batch())
+    assert out["logits"].shape == (3, 5) and out["attention"].shape == (3, 2, 9)
+    torch.testing.assert_close(out["attention"].sum(dim=2), torch.ones(3, 2))
+    names = set(net.state_dict())
+    for name in ["text.embedding.weight", "text.lstm.weight_hh_l0", "attention.v_conv.weight", "attention.q_lin.bias",
+                 "attention.x_conv.weight", "classifier.lin1.weight", "classifier.lin2.bias"]:
+        assert name in names, name
+    assert "attention.v_conv.bias" not in names  # the 1x1 conv on the image has no bias
+
+
+def test_parameter_count_by_hand():
+    """pytorch-vqa's own `Net(15000)` has the same 19,824,602 (checked against the reference code, 2026-11-22)."""
+    net = build_model("saaa", SaaaOptions(), vocab_size=15000, num_answers=3000)
+    e, q, d, m = 300, 1024, 2048, 512
+    expected = (15000 * e + 4 * (e * q + q * q + 2 * q) + d * m + (q * m + m) + (m * 2 + 2)
+                + (2 * d + q) * 1024 + 1024 + 1024 * 3000 + 3000)
+    assert sum(p.numel() for p in net.parameters()) == expected == 19_824_602
+
+
+def test_soft_cross_entropy_loss_by_hand():
+    config = load_config(REPO / "configs/vqa/saaa_vqa2.yaml", [f"model.{k}={v}" for k, v in TINY.items()])
+    module = VQAModule(OmegaConf.to_container(config), vocab_size=30, num_answers=5)
+    logits = torch.zeros(1, 5)
+    logits[0, 2] = np.log(4.0)  # p = [1, 1, 4, 1, 1] / 8
+    module.model.forward = lambda b: {"logits": logits}
+    targets = torch.tensor([[0.0, 0.3, 0.7, 0.0, 0.0]])  # 3 and 7 of 10 humans
+    inputs = {key: None for key in module.model.inputs}  # the stubbed forward reads none of them
+    loss = module.training_step({**inputs, "targets": targets, "index": torch.tensor([0])}, 0)
+    assert loss.item() == pytest.approx(-(0.3 * np.log(1 / 8) + 0.7 * np.log(4 / 8)))
+    optimizer = module.configure_optimizers()
+    assert optimizer["lr_scheduler"]["interval"] == "step"
+    assert optimizer["lr_scheduler"]["scheduler"].lr_lambdas[0](50000) == pytest.approx(0.5)
+
+
+def test_import_a_pytorch_vqa_checkpoint(tmp_path):
+    parts = make_data(tmp_path, train_images=4, val_images=4, test_images=2)
+    tokens = ["what", "color", "is", "the", "ball", "of"]
+    answers = ["red", "blue", "green", "yellow"]
+    torch.manual_seed(5)
+    reference = build_model("saaa", SaaaOptions(**TINY), vocab_size=len(tokens) + 1, num_answers=4).eval()
+    torch.save({"name": "tiny", "config": {}, "eval": {},
+                "weights": {f"module.{k}": v for k, v in reference.state_dict().items()},
+                "vocab": {"question": {t: i + 1 for i, t in enumerate(tokens)},
+                          "answer": {a: i for i, a in enumerate(answers)}}}, tmp_path / "tiny.pth")
+    out = tmp_path / "runs" / "vqa" / "saaa-imported"
+    overrides = [f"data.root={tmp_path}", f"data.features={tmp_path}/store", *[f"model.{k}={v}" for k, v in TINY.items()]]
+    run_cli(["vqa", "import", str(tmp_path / "tiny.pth"), "--from", "pytorch-vqa", "--config",
+             "configs/vqa/saaa_vqa2.yaml", "--out", str(out), *overrides], cwd=REPO)
+    run_cli(["vqa", "evaluate", str(out), "--split", "val", "--json"], cwd=tmp_path)
+    predictions = {r["question_id"]: r["answer"] for r in json.loads((out / "predictions_val.json").read_text())}
+
+    from vlkit.features.store import FeatureStore
+
+    store = FeatureStore(tmp_path / "store")
+    for question in parts["val"]:
+        ids = [tokens.index(w) + 1 if w in tokens else 0 for w in pytorch_vqa_tokenize(question.question)]
+        rows = store.get([question.image_id])
+        with torch.no_grad():
+            logits = reference({"features": torch.from_numpy(rows.features.astype(np.float32)),
+                                "feature_mask": torch.from_numpy(rows.mask), "tokens": torch.tensor([ids]),
+                                "lengths": torch.tensor([len(ids)])})["logits"]
+        assert predictions[question.question_id] == answers[int(logits.argmax())]
