@@ -29,7 +29,7 @@ from vlkit.imageio import load_rgb
 from vlkit.sampling import PositionDataset, grouped_loader, unpack_positions
 from vlkit.text import Vocabulary
 from vlkit.vqa import easyvqa
-from vlkit.vqa.metric import accuracy_report, count_correct
+from vlkit.vqa.metric import count_correct, single_answer_report
 
 
 @dataclass
@@ -186,7 +186,7 @@ class EasyVQADataModule(pl.LightningDataModule):
         """Single-answer accuracy report {"overall", "perAnswerType"} of predicted answer indices (N,)."""
         data = self.split(name)
         correct, total = count_correct(predicted, data.answers, data.answer_types, len(easyvqa.ANSWER_TYPES))
-        return accuracy_report(correct, total, easyvqa.ANSWER_TYPES)
+        return single_answer_report(correct, total, easyvqa.ANSWER_TYPES)
 
     def prediction_rows(self, name: str, predicted: torch.Tensor) -> list[dict]:
         """One {index, image_id, question, answer, ground_truth} per question, in split order."""

@@ -24,7 +24,7 @@ def count_correct(
     return correct, total
 
 
-def accuracy_report(correct: torch.Tensor, total: torch.Tensor, type_names: tuple[str, ...]) -> dict:
+def single_answer_report(correct: torch.Tensor, total: torch.Tensor, type_names: tuple[str, ...]) -> dict:
     """{"overall": %, "perAnswerType": {type: %}} from per-type counts; types with no question are left out."""
     if int(total.sum()) == 0:
         raise ValueError("accuracy of an empty split")
