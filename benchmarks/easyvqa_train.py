@@ -5,7 +5,8 @@
 2. The default command `vlkit vqa train` end to end: wall time, epochs, median epoch time and
    samples/s, best validation accuracy, test accuracy overall and per answer type.
 
-Usage: python benchmarks/easyvqa_train.py [--throughput-epochs 2] [--skip-full]
+Usage: python benchmarks/easyvqa_train.py [--throughput-epochs 2] [--skip-full | --skip-throughput] [--full-runs 1]
+(CPU training is not bit-reproducible across runs: run the default several times to see its spread.)
 Prints a Markdown report for docs/BENCHMARKS.md.
 """
 
@@ -54,12 +55,13 @@ def throughput(epochs: int) -> list[str]:
     return lines
 
 
-def full_default() -> list[str]:
+def full_default(run: int) -> list[str]:
     with tempfile.TemporaryDirectory() as work:
         summary, rows, wall = run_training(Path(work), [])
     test = summary["test"]
     per_type = ", ".join(f"{k} {v:.2f}%" for k, v in test["perAnswerType"].items())
     return [
+        f"run {run}:",
         f"- wall time of `vlkit vqa train` (data loading, training, test): **{wall / 60:.1f} min**",
         f"- epochs: {len(rows)} (early stopping, best epoch {summary['best_epoch']})",
         f"- median train time per epoch: {statistics.median(r['train_seconds'] for r in rows):.1f} s, "
@@ -74,13 +76,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--throughput-epochs", type=int, default=2)
     parser.add_argument("--skip-full", action="store_true", help="only the throughput comparison")
+    parser.add_argument("--skip-throughput", action="store_true", help="only the default command")
+    parser.add_argument("--full-runs", type=int, default=1, help="how many times to run the default command")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads)\n")
-    print("\n".join(throughput(args.throughput_epochs)))
+    if not args.skip_throughput:
+        print("\n".join(throughput(args.throughput_epochs)))
     if not args.skip_full:
-        print()
-        print("\n".join(full_default()))
+        for run in range(1, args.full_runs + 1):
+            print()
+            print("\n".join(full_default(run)), flush=True)
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"- peak resident memory of any training process above: {peak_mib:.0f} MiB")
 

@@ -81,7 +81,7 @@ class OptimConfig:
 class TrainerConfig:
     """Lightning Trainer settings: DDP, precision and accumulation are config changes only."""
 
-    max_epochs: int = 12
+    max_epochs: int = 20
     patience: int = 3  # early stopping: epochs without a better validation metric
     min_delta: float = 0.0
     precision: str = "32"  # 32 | bf16-mixed | 16-mixed
