@@ -80,3 +80,13 @@ def test_validation_split_holds_out_whole_images():
     assert (split_by_image(image_ids, 0.1, seed=0)[1] == val).all()
     with pytest.raises(VlkitError, match="val_fraction"):
         split_by_image(image_ids, 1.0, seed=0)
+
+
+def test_data_module_reads_test_first_then_val(shapes_root):
+    from vlkit.config import load_config
+    from vlkit.vqa.datamodules import build_datamodule
+
+    config = load_config(overrides=[f"data.root={shapes_root}", "data.batch_size=8"])
+    datamodule = build_datamodule(config.data, seed=0)
+    assert len(datamodule.split("test")) == 15 * 8
+    assert len(datamodule.split("val")) + len(datamodule.split("train")) == 60 * 8

@@ -135,7 +135,7 @@ class EasyVQADataModule(pl.LightningDataModule):
         self.splits: dict[str, QuestionSet] = {}
 
     def setup(self, stage: Optional[str] = None) -> None:
-        if self.splits:
+        if "train" in self.splits:
             return
         config = self.config
         train = easyvqa.read_split(self.root, "train", self.answers)
@@ -159,6 +159,8 @@ class EasyVQADataModule(pl.LightningDataModule):
     def test_split(self) -> QuestionSet:
         """The test split, loaded on first use (it is read only once training is over)."""
         if "test" not in self.splits:
+            if self.vocab is None:  # the vocabulary comes from the training questions
+                self.setup()
             test = easyvqa.read_split(self.root, "test", self.answers)
             positions = np.arange(len(test.questions))[: self.config.eval_subset]
             self.splits["test"] = encode_split(
