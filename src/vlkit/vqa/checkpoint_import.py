@@ -26,6 +26,7 @@ from vlkit.config import save_config
 from vlkit.errors import VlkitError
 from vlkit.runs import write_metadata
 from vlkit.text import Vocabulary
+from vlkit.vqa.inference import save_vocabularies
 from vlkit.vqa.module import VQAModule
 from vlkit.vqa.splits import split_files
 from vlkit.vqa.vqa_files import read_questions
@@ -80,8 +81,7 @@ def _write_run(out: Path, config: DictConfig, vocab: Vocabulary, answers: list[s
                          f"unexpected {result.unexpected_keys[:5]}")
     out.mkdir(parents=True)
     save_config(config, out / "config.yaml")
-    vocab.save(out / "vocab.json")
-    (out / "answers.json").write_text(json.dumps(answers))
+    save_vocabularies(out, vocab, answers)
     torch.save({"state_dict": module.state_dict(), "imported_from": str(checkpoint)}, out / "best.ckpt")
     write_metadata(out, config.task, "imported", source=str(checkpoint))
     return out

@@ -26,14 +26,24 @@ class TrainedVQA:
     answers: list[str]
 
 
+def save_vocabularies(run_dir: Path, vocab: Vocabulary, answers: list[str]) -> None:
+    """Write the run's question vocabulary (`vocab.json`) and answer list (`answers.json`)."""
+    vocab.save(run_dir / "vocab.json")
+    (run_dir / "answers.json").write_text(json.dumps(answers))
+
+
+def load_vocabularies(run_dir: Path) -> tuple[Vocabulary, list[str]]:
+    """The run's question vocabulary and answer list, as `save_vocabularies` wrote them."""
+    return Vocabulary.load(run_dir / "vocab.json"), json.loads((run_dir / "answers.json").read_text())
+
+
 def load_trained(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> TrainedVQA:
     """Rebuild the model of `run_dir` from `<checkpoint>.ckpt`, `config.yaml`, `vocab.json`, `answers.json`."""
     for name in ("config.yaml", "vocab.json", "answers.json", f"{checkpoint}.ckpt"):
         if not (run_dir / name).is_file():
             raise VlkitError(f"{run_dir} is not a finished VQA run: {name} is missing")
     config = OmegaConf.load(run_dir / "config.yaml")
-    vocab = Vocabulary.load(run_dir / "vocab.json")
-    answers = json.loads((run_dir / "answers.json").read_text())
+    vocab, answers = load_vocabularies(run_dir)
     state = torch.load(run_dir / f"{checkpoint}.ckpt", map_location="cpu", weights_only=True)
     module = VQAModule(OmegaConf.to_container(config), vocab_size=len(vocab), num_answers=len(answers))
     module.load_state_dict(state["state_dict"])

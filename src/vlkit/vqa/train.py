@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import statistics
@@ -19,9 +18,9 @@ from vlkit.engine import build_trainer, drop_epochs_after, read_epoch_metrics
 from vlkit.errors import VlkitError
 from vlkit.glove import initialise_embedding
 from vlkit.runs import RUN_DIR_ENV, create_run_dir, write_json_atomic, write_metadata
-from vlkit.text import Vocabulary
 from vlkit.vqa.datamodules import VQADataModule, build_datamodule
 from vlkit.vqa.evaluate import evaluate_split
+from vlkit.vqa.inference import load_vocabularies, save_vocabularies
 from vlkit.vqa.module import VQAModule
 
 MONITOR = "val/acc"
@@ -47,10 +46,7 @@ def train(config: DictConfig, resume_dir: Optional[Path] = None) -> Optional[dic
     else:
         run_dir = create_run_dir(config.run.root, config.task, config.run.name)
 
-    saved_vocab, saved_answers = None, None
-    if resume_dir is not None:  # keep the run's own vocabulary and answer list
-        saved_vocab = Vocabulary.load(run_dir / "vocab.json")
-        saved_answers = json.loads((run_dir / "answers.json").read_text())
+    saved_vocab, saved_answers = load_vocabularies(run_dir) if resume_dir is not None else (None, None)
     datamodule = build_datamodule(config.data, config.trainer.seed, saved_vocab, saved_answers)
     datamodule.setup("fit")
     if is_global_zero:
@@ -91,8 +87,7 @@ def _write_run_files(run_dir: Path, config: DictConfig, datamodule: VQADataModul
     if getattr(datamodule, "check_report", None) is not None:
         write_json_atomic(run_dir / "data_check.json", datamodule.check_report)
     if not resuming:
-        datamodule.vocab.save(run_dir / "vocab.json")
-        (run_dir / "answers.json").write_text(json.dumps(datamodule.answers))
+        save_vocabularies(run_dir, datamodule.vocab, datamodule.answers)
     write_metadata(run_dir, config.task, "running")
 
 
