@@ -126,3 +126,27 @@ def test_mcan_recipe_trains_on_the_features_with_glove(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["model"] == "mcan_small" and summary["epochs_trained"] == 2
     assert "word embeddings from" in result.stderr
+
+
+BASELINE_WIDTHS = {
+    "bow": ["model.embed_dim=16"],
+    "concat_mean": ["model.embed_dim=16", "model.classifier_dim=32", "model.dropout=0.0"],
+    "lstm_spatial": ["model.embed_dim=16", "model.hidden_dim=32", "model.attention_dim=16", "model.classifier_dim=32",
+                     "model.dropout=0.0"],
+    "lstm_qatt": ["model.embed_dim=16", "model.hidden_dim=32", "model.attention_dim=16", "model.classifier_dim=32",
+                  "model.dropout=0.0"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BASELINE_WIDTHS))
+def test_each_baseline_recipe_learns_from_the_feature_store(tmp_path, name):
+    from conftest import REPO
+
+    make_data(tmp_path, train_images=40, val_images=8, test_images=2)
+    args = ["vqa", "train", "--config", f"configs/vqa/{name}_vqa2.yaml", f"data.root={tmp_path}",
+            f"data.features={tmp_path}/store", "data.answers=pytorch-vqa", "data.num_workers=0", "data.batch_size=8",
+            "model.feature_dim=8", *BASELINE_WIDTHS[name], "optim.lr=0.01", "trainer.max_epochs=12",
+            "trainer.patience=100", "trainer.progress_bar=false", f"run.root={tmp_path}/runs", "--json"]
+    summary = json.loads(run_cli(args, cwd=REPO).stdout)
+    assert summary["model"] == name
+    assert summary["best_val_metric"] > 90  # the colour is in the features: "color x8" of 10 humans scores 100

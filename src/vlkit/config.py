@@ -59,6 +59,17 @@ class DataConfig:
 
 
 @dataclass
+class ImageEncoderConfig:
+    """The small CNN put in front of a feature-reading model (mcan, saaa, bow, ...) on an image dataset.
+
+    Used only when data.dataset yields images (easy_vqa) and the model reads features; it is trained
+    end to end and its last stage width must equal model.feature_dim.
+    """
+
+    cnn_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
+
+
+@dataclass
 class OptimConfig:
     """Adam with an optional linear warm-up and a step decay at fixed epochs (0-based epoch indices).
 
@@ -106,6 +117,7 @@ class VQAConfig:
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: dict[str, Any] = field(default_factory=lambda: {"name": "cnn_lstm_att"})
+    image_encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 

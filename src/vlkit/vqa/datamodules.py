@@ -12,6 +12,7 @@ from vlkit.errors import VlkitError
 from vlkit.text import Vocabulary
 
 DATASETS = ("easy_vqa", "vqa")
+IMAGE_DATASETS = ("easy_vqa",)  # batches hold images (U, 3, H, W), not feature rows
 
 
 class VQADataModule(Protocol):

@@ -1,5 +1,7 @@
 """LightningModule for VQA classifiers: loss, validation accuracy through the data's own scorer, optimiser.
 
+A model that reads features runs on an image dataset (easy-VQA) behind a small CNN trained end to
+end (`vlkit.vqa.end_to_end`, sized by the config's image_encoder section).
 Loss: cross-entropy on the answer index when a batch has `answers` (easy-VQA: one answer per
 question). With soft `targets` (VQA): binary cross-entropy summed over answers and averaged over
 questions (MCAN), or, for models whose `loss` is "soft_cross_entropy" (SAAA), the soft-target
@@ -20,6 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from vlkit.config import model_options
 from vlkit.errors import VlkitError
 from vlkit.registry import build_model
+from vlkit.vqa.datamodules import IMAGE_DATASETS
+from vlkit.vqa.end_to_end import EndToEndFeatures
 
 
 class VQAModule(pl.LightningModule):
@@ -29,9 +33,11 @@ class VQAModule(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.config: DictConfig = OmegaConf.create(config)
-        self.model = build_model(
-            self.config.model.name, model_options(self.config), vocab_size=vocab_size, num_answers=num_answers
-        )
+        options = model_options(self.config)
+        model = build_model(self.config.model.name, options, vocab_size=vocab_size, num_answers=num_answers)
+        if self.config.data.dataset in IMAGE_DATASETS and "features" in getattr(model, "inputs", ()):
+            model = EndToEndFeatures(model, options.feature_dim, list(self.config.image_encoder.cnn_channels))
+        self.model = model
         self.val_predictions: torch.Tensor | None = None
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -20,7 +20,7 @@ class Prediction:
 
     answers: list[tuple[str, float]]
     unknown_words: list[str]
-    attention: torch.Tensor  # (G, h, w)
+    attention: Optional[torch.Tensor]  # (G, h, w); None for models without image attention (bow, ...)
 
 
 def predict(run_dir: Path, image_path: Path, question: str, top_k: int = 5,
@@ -50,7 +50,10 @@ def predict(run_dir: Path, image_path: Path, question: str, top_k: int = 5,
     probabilities = torch.softmax(output["logits"][0].float(), dim=0)
     top = torch.topk(probabilities, k=min(top_k, len(trained.answers)))
     answers = [(trained.answers[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
-    attention = output["attention"][0]
+    attention = output["attention"][0] if "attention" in output else None
     if attention_out is not None:
+        if attention is None:
+            raise VlkitError(f"model {trained.config.model.name!r} has no attention over the image to draw; "
+                             "leave out --attention")
         save_attention_figure(image, attention.numpy(), question, answers, attention_out)
     return Prediction(answers, trained.vocab.unknown_words(question), attention)

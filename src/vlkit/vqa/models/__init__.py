@@ -1,3 +1,3 @@
 """VQA models; importing this package registers every model with `vlkit.registry`."""
 
-from vlkit.vqa.models import cnn_lstm_att, mcan, qguided_att, saaa  # noqa: F401
+from vlkit.vqa.models import bow, cnn_lstm_att, concat_mean, lstm_qatt, lstm_spatial, mcan, qguided_att, saaa  # noqa: F401

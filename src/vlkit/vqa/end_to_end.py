@@ -1,0 +1,45 @@
+"""Run a feature-reading VQA model on raw images: a small CNN trained end to end makes its features.
+
+Models such as `mcan_small` or `saaa` read precomputed features (B, K, D) with a mask (B, K).
+On a dataset that yields images (easy-VQA), `EndToEndFeatures` puts a `SmallCNN` in front of
+them: each distinct image of the batch is encoded once into an h x w grid whose cells become
+the K = h * w feature rows (all valid), trained together with the model. The CNN's last stage
+width must equal the model's `feature_dim`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vlkit.errors import VlkitError
+from vlkit.vqa.models.small_cnn import SmallCNN
+
+
+class EndToEndFeatures(nn.Module):
+    """images (U, 3, H, W) + image_index (B,) + tokens (B, T) -> the wrapped model's outputs.
+
+    Attention over the K feature rows, (B, G, K) or (B, K), comes back as maps (B, G, h, w).
+    """
+
+    inputs = ("images", "image_index", "tokens", "lengths")
+
+    def __init__(self, model: nn.Module, feature_dim: int, cnn_channels: list[int]):
+        super().__init__()
+        if feature_dim != cnn_channels[-1]:
+            raise VlkitError(f"image_encoder.cnn_channels ends with {cnn_channels[-1]} channels but the model reads "
+                             f"features of D={feature_dim}: set model.feature_dim={cnn_channels[-1]}")
+        self.cnn = SmallCNN(cnn_channels)
+        self.model = model
+        self.loss = getattr(model, "loss", "bce")
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        grid = self.cnn(batch["images"])  # (U, C, h, w)
+        height, width = grid.shape[-2:]
+        cells = grid.flatten(2).transpose(1, 2)[batch["image_index"]]  # (B, h * w, C)
+        mask = torch.ones(cells.shape[:2], dtype=torch.bool, device=cells.device)  # (B, K)
+        outputs = dict(self.model({**batch, "features": cells, "feature_mask": mask}))
+        if "attention" in outputs:
+            attention = outputs["attention"]  # (B, G, K) or (B, K)
+            outputs["attention"] = attention.reshape(len(cells), -1, height, width)  # (B, G, h, w)
+        return outputs
