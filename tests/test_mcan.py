@@ -61,19 +61,26 @@ def test_reference_parameter_names():
 def test_parameter_count_of_mcan_small_by_hand():
     """Counted from the architecture; mcan-vqa's own `Net` with these sizes has the same 57,640,891
     (checked by building the reference code outside this repository, 2026-11-22)."""
-    vocab, answers = 20000, 3129
-    net = build_model("mcan_small", McanOptions(), vocab_size=vocab, num_answers=answers)
-    h, ff, d, e = 512, 2048, 2048, 300
+    net = build_model("mcan_small", McanOptions(), vocab_size=20000, num_answers=3129)
+    assert sum(p.numel() for p in net.parameters()) == mcan_parameters(hidden=512, flat_out=1024) == 57_640_891
+
+
+def test_parameter_count_of_mcan_large_by_hand():
+    net = build_model("mcan_large", McanLargeOptions(), vocab_size=20000, num_answers=3129)
+    assert net.proj.in_features == 2048 and net.backbone.enc_list[0].ffn.mlp.fc.linear.out_features == 4096
+    assert sum(p.numel() for p in net.parameters()) == mcan_parameters(hidden=1024, flat_out=2048)
+
+
+def mcan_parameters(hidden: int, flat_out: int, vocab: int = 20000, answers: int = 3129) -> int:
+    """MCAN's parameter count from its architecture: LSTM, 6 SA + 6 SGA layers (FFN 4H), two AttFlat, head."""
+    h, ff, d, e = hidden, 4 * hidden, 2048, 300
     attention = 4 * (h * h + h)
     ffn = (h * ff + ff) + (ff * h + h)
     norm = 2 * h
     sa, sga = attention + ffn + 2 * norm, 2 * attention + ffn + 3 * norm
-    att_flat = (h * 512 + 512) + (512 * 1 + 1) + (h * 1024 + 1024)
-    expected = (vocab * e + 4 * (e * h + h * h + 2 * h) + (d * h + h) + 6 * (sa + sga) + 2 * att_flat
-                + 2 * 1024 + (1024 * answers + answers))
-    assert sum(p.numel() for p in net.parameters()) == expected == 57_640_891
-    large = build_model("mcan_large", McanLargeOptions(), vocab_size=vocab, num_answers=answers)
-    assert large.proj.in_features == 2048 and large.backbone.enc_list[0].ffn.mlp.fc.linear.out_features == 4096
+    att_flat = (h * 512 + 512) + (512 * 1 + 1) + (h * flat_out + flat_out)
+    return (vocab * e + 4 * (e * h + h * h + 2 * h) + (d * h + h) + 6 * (sa + sga) + 2 * att_flat
+            + 2 * flat_out + (flat_out * answers + answers))
 
 
 def test_overfits_a_tiny_set():

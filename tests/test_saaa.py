@@ -41,6 +41,37 @@ def test_shapes_attention_and_reference_names():
     assert "attention.v_conv.bias" not in names  # the 1x1 conv on the image has no bias
 
 
+def test_deterministic_eval_and_padding_changes_nothing():
+    torch.manual_seed(0)
+    net = build_model("saaa", SaaaOptions(**TINY), vocab_size=30, num_answers=5).eval()
+    b = batch()
+    b["feature_mask"][1, 6:] = False  # the second sample has 6 real cells
+    expected = net(b)["logits"]
+    torch.testing.assert_close(net(b)["logits"], expected, rtol=0, atol=0)
+    more = dict(b)
+    features = b["features"].clone()
+    features[~b["feature_mask"]] = 77.0  # whatever sits in padded cells is ignored
+    more["features"] = torch.cat([features, torch.rand(3, 2, 8) * 5], dim=1)
+    more["feature_mask"] = torch.cat([b["feature_mask"], torch.zeros(3, 2, dtype=torch.bool)], dim=1)
+    more["tokens"] = torch.cat([b["tokens"], torch.zeros(3, 4, dtype=torch.long)], dim=1)
+    torch.testing.assert_close(net(more)["logits"], expected, rtol=1e-5, atol=1e-5)
+    assert torch.all(net(more)["attention"][~more["feature_mask"][:, None, :].expand(-1, 2, -1)] == 0)
+
+
+def test_overfits_a_tiny_set():
+    torch.manual_seed(0)
+    net = build_model("saaa", SaaaOptions(**TINY), vocab_size=30, num_answers=5)
+    b, answers = batch(), torch.tensor([3, 0, 4])
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(80):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(b)["logits"], answers)
+        loss.backward()
+        optimizer.step()
+    assert net.eval()(b)["logits"].argmax(dim=1).tolist() == answers.tolist()
+    assert loss.item() < 0.05
+
+
 def test_parameter_count_by_hand():
     """pytorch-vqa's own `Net(15000)` has the same 19,824,602 (checked against the reference code, 2026-11-22)."""
     net = build_model("saaa", SaaaOptions(), vocab_size=15000, num_answers=3000)
