@@ -77,3 +77,17 @@ def test_initialise_a_models_word_embedding(tmp_path):
                                                  flat_mlp_size=4, flat_out_size=8), vocab_size=5, num_answers=3)
     with pytest.raises(VlkitError, match="3-d vectors"):
         initialise_embedding(wide, vocab, text)
+
+
+def test_a_model_without_a_word_embedding_is_told_to_drop_glove(tmp_path):
+    from vlkit.config import load_config, model_options
+    from vlkit.glove import initialise_embedding
+    from vlkit.registry import build_model
+
+    text = tmp_path / "g.txt"
+    write_glove(text, [("what", [1, 2, 3])])
+    vocab = Vocabulary(["what"])
+    bow = build_model("bow", model_options(load_config(None, ["model.name=bow"])), vocab_size=len(vocab),
+                      num_answers=3)
+    with pytest.raises(VlkitError, match="drop model.glove"):
+        initialise_embedding(bow, vocab, text)

@@ -34,6 +34,8 @@ class EndToEndFeatures(nn.Module):
         self.loss = getattr(model, "loss", "bce")
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """batch["images"] (U, 3, H, W), batch["image_index"] (B,) into U, plus the model's question inputs ->
+        the model's outputs, any "attention" reshaped to (B, G, h, w) over the CNN grid."""
         grid = self.cnn(batch["images"])  # (U, C, h, w)
         height, width = grid.shape[-2:]
         cells = grid.flatten(2).transpose(1, 2)[batch["image_index"]]  # (B, h * w, C)

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from vlkit.registry import register_model
+from vlkit.vqa.models.recurrent import run_lstm
 from vlkit.vqa.models.small_cnn import SmallCNN
 
 
@@ -45,8 +45,7 @@ class QuestionLSTM(nn.Module):
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """tokens (B, T) int64, lengths (B,) -> question vectors (B, hidden_dim). Padding is ignored."""
-        packed = pack_padded_sequence(self.embedding(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, (hidden, _) = self.lstm(packed)
+        _, (hidden, _) = run_lstm(self.lstm, self.embedding(tokens), lengths)
         return hidden[-1]
 
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from vlkit.registry import register_model
 from vlkit.vqa.models.pooling import masked_mean
+from vlkit.vqa.models.recurrent import run_lstm
 
 
 @dataclass
@@ -57,8 +57,7 @@ class LstmQuestionAttention(nn.Module):
         features, tokens, lengths = batch["features"], batch["tokens"], batch["lengths"]  # (B, K, D), (B, T), (B,)
         if features.shape[-1] != self.feature_dim:
             raise ValueError(f"features have D={features.shape[-1]} but model.feature_dim={self.feature_dim}")
-        packed = pack_padded_sequence(self.embedding(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False)
-        outputs, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=tokens.shape[1])
+        outputs, _ = run_lstm(self.lstm, self.embedding(tokens), lengths)  # (B, T, H)
         scores = self.word_score(torch.tanh(self.word_proj(outputs))).squeeze(-1)  # (B, T)
         positions = torch.arange(tokens.shape[1], device=tokens.device)
         scores = scores.masked_fill(positions[None, :] >= lengths.to(tokens.device)[:, None], float("-inf"))

@@ -42,9 +42,9 @@ class LstmSpatialAttention(nn.Module):
         super().__init__()
         self.feature_dim = options.feature_dim
         self.question = QuestionLSTM(vocab_size, options.embed_dim, options.hidden_dim)
-        self.image_conv = nn.Linear(options.feature_dim, options.attention_dim)  # a 1x1 conv on (B, K, D) rows
+        self.image_proj = nn.Linear(options.feature_dim, options.attention_dim)  # the 1x1 conv, on (B, K, D) rows
         self.question_proj = nn.Linear(options.hidden_dim, options.attention_dim, bias=False)
-        self.gate_conv = nn.Linear(options.attention_dim, 1)
+        self.gate = nn.Linear(options.attention_dim, 1)
         self.classifier = nn.Sequential(
             nn.Dropout(options.dropout),
             nn.Linear(options.feature_dim + options.hidden_dim, options.classifier_dim),
@@ -58,8 +58,8 @@ class LstmSpatialAttention(nn.Module):
         if features.shape[-1] != self.feature_dim:
             raise ValueError(f"features have D={features.shape[-1]} but model.feature_dim={self.feature_dim}")
         question = self.question(batch["tokens"], batch["lengths"])  # (B, H)
-        hidden = torch.relu(self.image_conv(features) + self.question_proj(question).unsqueeze(1))  # (B, K, k)
-        gates = torch.sigmoid(self.gate_conv(hidden).squeeze(-1)) * mask  # (B, K), padding gated to 0
+        hidden = torch.relu(self.image_proj(features) + self.question_proj(question).unsqueeze(1))  # (B, K, k)
+        gates = torch.sigmoid(self.gate(hidden).squeeze(-1)) * mask  # (B, K), padding gated to 0
         image = masked_mean(features * gates.unsqueeze(-1).to(features.dtype), mask)  # (B, D)
         logits = self.classifier(torch.cat([image.to(question.dtype), question], dim=1))  # (B, A)
         return {"logits": logits, "attention": gates.unsqueeze(1)}

@@ -23,9 +23,9 @@ from typing import Optional
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from vlkit.registry import register_model
+from vlkit.vqa.models.recurrent import run_lstm
 
 MASK_FILL = -1e9
 
@@ -213,8 +213,7 @@ class MCAN(nn.Module):
         tokens, lengths = batch["tokens"], batch["lengths"]
         lang_mask = (tokens == 0)[:, None, None, :]  # (B, 1, 1, T), PAD = 0
         img_mask = (~batch["feature_mask"])[:, None, None, :]  # (B, 1, 1, K)
-        packed = pack_padded_sequence(self.embedding(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False)
-        lang, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=tokens.shape[1])
+        lang, _ = run_lstm(self.lstm, self.embedding(tokens), lengths)  # (B, T, H)
         img = self.img_feat_linear(batch["features"])
         lang, img = self.backbone(lang, img, lang_mask, img_mask)
         fused = self.proj_norm(self.attflat_lang(lang, lang_mask) + self.attflat_img(img, img_mask))

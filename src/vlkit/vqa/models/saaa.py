@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from vlkit.registry import register_model
+from vlkit.vqa.models.recurrent import run_lstm
 
 
 @dataclass
@@ -57,8 +57,7 @@ class TextProcessor(nn.Module):
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         embedded = self.tanh(self.drop(self.embedding(tokens)))
-        packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, (_, cell) = self.lstm(packed)
+        _, (_, cell) = run_lstm(self.lstm, embedded, lengths)
         return cell.squeeze(0)
 
 

@@ -1,0 +1,18 @@
+"""Run an LSTM over padded questions so that padding never reaches it."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def run_lstm(lstm: nn.LSTM, embedded: torch.Tensor,
+             lengths: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """embedded (B, T, E) word vectors, lengths (B,) real words per question (>= 1) ->
+    outputs (B, T, H), zero after each question's last word, and the final (hidden, cell) states,
+    each (layers, B, H), taken at each question's own last word."""
+    packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    packed_outputs, state = lstm(packed)
+    outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=embedded.shape[1])
+    return outputs, state
