@@ -74,6 +74,7 @@ def test_overfits_a_tiny_set(name):
 
 
 def lstm_parameters(inputs: int, hidden: int) -> int:
+    """A one-layer nn.LSTM: four gates, each W_ih (hidden x inputs), W_hh (hidden x hidden), b_ih and b_hh."""
     return 4 * (inputs * hidden + hidden * hidden + 2 * hidden)
 
 
@@ -88,7 +89,7 @@ def lstm_parameters(inputs: int, hidden: int) -> int:
     ("qguided_att", 10000 * 300 + lstm_parameters(300, 512) + 2 * (512 * 128 + 128) + 128
      + (1024 * 1024 + 1024) + 1024 * 3129 + 3129),
 ])
-def test_parameter_count_at_the_recipe_sizes_by_hand(name, expected):
+def test_parameter_count_at_the_default_vqa2_sizes_by_hand(name, expected):
     config = load_config(None, [f"model.name={name}"])
     net = build_model(name, model_options(config), vocab_size=10000, num_answers=3129)
     assert sum(p.numel() for p in net.parameters()) == expected
@@ -117,6 +118,58 @@ def test_bow_is_a_binary_bag_through_two_bias_free_linear_maps():
     # word 5 occurs three times but counts once: 1 + 2 = 3; the image mean is 2 (per channel) x 16 channels.
     torch.testing.assert_close(out[:, :2], torch.tensor([[3.0, 2.0 * D], [2.0, 0.5 * D]]))
     assert not any(name.endswith("bias") for name, _ in net.named_parameters())
+
+
+def classifier_input(net: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The (B, D + question) vector that `net` hands to its classifier MLP for `inputs`."""
+    seen = []
+    handle = net.classifier.register_forward_pre_hook(lambda _module, args: seen.append(args[0]))
+    with torch.no_grad():
+        net(inputs)
+    handle.remove()
+    return seen[0]
+
+
+def test_concat_mean_takes_means_not_sums():
+    net = tiny("concat_mean", embed_dim=2)
+    with torch.no_grad():
+        net.embedding.weight.zero_()
+        net.embedding.weight[5] = torch.tensor([1.0, 0.0])
+        net.embedding.weight[7] = torch.tensor([0.0, 3.0])
+    features = torch.zeros(1, 3, D)
+    features[0, 0], features[0, 1], features[0, 2] = 1.0, 3.0, 55.0  # the third row is padding
+    fused = classifier_input(net, {"tokens": torch.tensor([[5, 7, 7, 0]]), "lengths": torch.tensor([3]),
+                                   "features": features, "feature_mask": torch.tensor([[True, True, False]])})
+    # image: (1 + 3) / 2 = 2 per channel; question: ([1, 0] + 2 x [0, 3]) / 3 words = [1/3, 2].
+    torch.testing.assert_close(fused, torch.cat([torch.full((1, D), 2.0), torch.tensor([[1 / 3, 2.0]])], dim=1))
+
+
+def test_lstm_spatial_image_vector_is_the_mean_of_gated_cells():
+    net, b = tiny("lstm_spatial"), batch()
+    mask = b["feature_mask"]
+    with torch.no_grad():
+        net.gate.weight.zero_()
+        net.gate.bias.fill_(-40.0)  # every gate shut: the image part vanishes
+        assert classifier_input(net, b)[:, :D].abs().max() < 1e-12
+        net.gate.bias.fill_(40.0)  # every gate open: the plain mean of the real rows
+        open_mean = classifier_input(net, b)[:, :D]
+        net.gate.bias.fill_(0.0)  # every gate at sigmoid(0) = 1/2: half the mean
+        half_mean = classifier_input(net, b)[:, :D]
+    by_hand = torch.stack([b["features"][i, mask[i]].mean(dim=0) for i in range(3)])
+    torch.testing.assert_close(open_mean, by_hand)
+    torch.testing.assert_close(half_mean, by_hand / 2)
+
+
+def test_lstm_qatt_question_is_the_attention_weighted_sum_of_lstm_outputs():
+    net, b = tiny("lstm_qatt"), batch()
+    with torch.no_grad():
+        attention = net(b)["word_attention"]  # (B, T)
+        question = classifier_input(net, b)[:, D:]  # (B, H)
+        for i, length in enumerate(b["lengths"].tolist()):
+            outputs, _ = net.lstm(net.embedding(b["tokens"][i:i + 1, :length]))  # (1, length, H), no padding at all
+            scores = net.word_score(torch.tanh(net.word_proj(outputs[0]))).squeeze(-1)  # (length,)
+            torch.testing.assert_close(attention[i, :length], torch.softmax(scores, dim=0))
+            torch.testing.assert_close(question[i], (attention[i, :length, None] * outputs[0]).sum(dim=0))
 
 
 def test_lstm_spatial_gates_are_independent_sigmoids_zero_on_padding():

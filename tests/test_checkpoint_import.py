@@ -6,10 +6,12 @@ import numpy as np
 import torch
 
 from conftest import REPO, run_cli
+from reference_forward import mcan_vqa_logits
 from test_vqa_features_training import make_data
 from vlkit.registry import build_model
 from vlkit.synth.vqa_files import SynthQuestion, write_vqa_part
 from vlkit.vqa.checkpoint_import import mcan_question_vocab
+from vlkit.vqa.inference import load_trained
 from vlkit.vqa.models.mcan import McanOptions
 
 TINY = dict(feature_dim=8, embed_dim=8, hidden_size=16, heads=2, layers=1, flat_mlp_size=8, flat_out_size=16)
@@ -29,6 +31,9 @@ def test_import_then_evaluate_gives_the_reference_models_answers(tmp_path):
                                                            {str(i): a for i, a in enumerate(answers)}]))
     torch.manual_seed(3)
     reference = build_model("mcan_small", McanOptions(**TINY), vocab_size=len(vocab), num_answers=4).eval()
+    with torch.no_grad():  # weights unlike any initialisation: LayerNorm gains and biases away from 1 and 0
+        for parameter in reference.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
     state = {f"module.{k}": v for k, v in reference.state_dict().items()}  # as saved under DataParallel
     torch.save({"state_dict": state, "optimizer": {}, "lr_base": 1e-4}, tmp_path / "epoch13.pkl")
 
@@ -40,6 +45,21 @@ def test_import_then_evaluate_gives_the_reference_models_answers(tmp_path):
     report = json.loads(run_cli(["vqa", "evaluate", str(out), "--split", "val", "--json"], cwd=tmp_path).stdout)
     predictions = json.loads((out / "predictions_val.json").read_text())
     assert report["num_questions"] == len(parts["val"]) == len(predictions)
+
+    # mcan-vqa's own forward, written out from its checkpoint: 14 tokens zero-padded, 6 regions with zero rows
+    # after each image's boxes; vlkit's imported run must give the same logits.
+    questions = ["What color is the ball?", "Which hue is the sphere of the ball?", "What shade?"]
+    question_ix = torch.tensor([(vocab.encode(q, 14) + [0] * 14)[:14] for q in questions])
+    features = torch.randn(3, 6, TINY["feature_dim"])
+    boxes = torch.tensor([6, 2, 4])
+    features[torch.arange(6)[None] >= boxes[:, None]] = 0.0
+    expected = mcan_vqa_logits({k.removeprefix("module."): v for k, v in state.items()}, question_ix, features,
+                               heads=TINY["heads"])
+    imported = load_trained(out).module.model
+    with torch.no_grad():
+        logits = imported({"features": features, "feature_mask": torch.arange(6)[None] < boxes[:, None],
+                           "tokens": question_ix, "lengths": (question_ix != 0).sum(dim=1)})["logits"]
+    torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5)
 
     from vlkit.features.store import FeatureStore
 

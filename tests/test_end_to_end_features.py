@@ -6,6 +6,7 @@ import shutil
 import pytest
 import torch
 from omegaconf import OmegaConf
+from PIL import Image
 
 from conftest import REPO, run_cli
 from vlkit.config import load_config, model_options
@@ -78,18 +79,23 @@ def test_every_vqa2_recipe_reads_features_of_its_dimension(recipe):
         assert module(batch)["logits"].shape == (2, 10)
 
 
-def test_a_feature_model_trains_on_easyvqa_and_answers_from_its_run(tmp_path):
+@pytest.mark.parametrize("model, attends_to_the_image", [("bow", False), ("lstm_spatial", True)])
+def test_a_feature_model_trains_on_easyvqa_and_answers_from_its_run(tmp_path, model, attends_to_the_image):
     small = ["data.train_subset=600", "data.eval_subset=100", "trainer.max_epochs=1", "trainer.progress_bar=false"]
-    result = run_cli(["vqa", "train", "--config", str(REPO / "configs/vqa/bow_easyvqa.yaml"), *small, "--json"],
+    result = run_cli(["vqa", "train", "--config", str(REPO / f"configs/vqa/{model}_easyvqa.yaml"), *small, "--json"],
                      cwd=tmp_path)
     summary = json.loads(result.stdout)
-    assert summary["model"] == "bow" and summary["test"]["num_questions"] == 100
+    assert summary["model"] == model and summary["test"]["num_questions"] == 100
     image = tmp_path / "shape.png"
     shutil.copy(default_root() / "test" / "images" / "0.png", image)
     run = summary["run_dir"]
     answered = run_cli(["vqa", "predict", run, "--image", str(image), "--question", "is it red?", "--json"],
                        cwd=tmp_path)
     assert len(json.loads(answered.stdout)["answers"]) == 5
+    drawing = tmp_path / "att.png"
     drawn = run_cli(["vqa", "predict", run, "--image", str(image), "--question", "is it red?", "--attention",
-                     str(tmp_path / "att.png")], cwd=tmp_path, check=False)
-    assert drawn.returncode == 2 and "no attention over the image" in drawn.stderr
+                     str(drawing)], cwd=tmp_path, check=False)
+    if attends_to_the_image:
+        assert drawn.returncode == 0 and Image.open(drawing).size[0] > 100
+    else:
+        assert drawn.returncode == 2 and "no attention over the image" in drawn.stderr

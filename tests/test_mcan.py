@@ -68,7 +68,7 @@ def test_parameter_count_of_mcan_small_by_hand():
 def test_parameter_count_of_mcan_large_by_hand():
     net = build_model("mcan_large", McanLargeOptions(), vocab_size=20000, num_answers=3129)
     assert net.proj.in_features == 2048 and net.backbone.enc_list[0].ffn.mlp.fc.linear.out_features == 4096
-    assert sum(p.numel() for p in net.parameters()) == mcan_parameters(hidden=1024, flat_out=2048)
+    assert sum(p.numel() for p in net.parameters()) == mcan_parameters(hidden=1024, flat_out=2048) == 201_551_291
 
 
 def mcan_parameters(hidden: int, flat_out: int, vocab: int = 20000, answers: int = 3129) -> int:

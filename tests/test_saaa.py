@@ -8,10 +8,12 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import REPO, run_cli
+from reference_forward import pytorch_vqa_logits
 from test_vqa_features_training import make_data
 from vlkit.config import load_config
 from vlkit.registry import build_model
 from vlkit.text import pytorch_vqa_tokenize
+from vlkit.vqa.inference import load_trained
 from vlkit.vqa.models.saaa import SaaaOptions
 from vlkit.vqa.module import VQAModule
 
@@ -102,8 +104,11 @@ def test_import_a_pytorch_vqa_checkpoint(tmp_path):
     answers = ["red", "blue", "green", "yellow"]
     torch.manual_seed(5)
     reference = build_model("saaa", SaaaOptions(**TINY), vocab_size=len(tokens) + 1, num_answers=4).eval()
-    torch.save({"name": "tiny", "config": {}, "eval": {},
-                "weights": {f"module.{k}": v for k, v in reference.state_dict().items()},
+    with torch.no_grad():  # biases away from their zero initialisation
+        for parameter in reference.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    saved_weights = {f"module.{k}": v for k, v in reference.state_dict().items()}  # as saved under DataParallel
+    torch.save({"name": "tiny", "config": {}, "eval": {}, "weights": saved_weights,
                 "vocab": {"question": {t: i + 1 for i, t in enumerate(tokens)},
                           "answer": {a: i for i, a in enumerate(answers)}}}, tmp_path / "tiny.pth")
     out = tmp_path / "runs" / "vqa" / "saaa-imported"
@@ -111,6 +116,23 @@ def test_import_a_pytorch_vqa_checkpoint(tmp_path):
     run_cli(["vqa", "import", str(tmp_path / "tiny.pth"), "--from", "pytorch-vqa", "--config",
              "configs/vqa/saaa_vqa2.yaml", "--out", str(out), *overrides], cwd=REPO)
     run_cli(["vqa", "evaluate", str(out), "--split", "val", "--json"], cwd=tmp_path)
+
+    # pytorch-vqa's own forward, written out from its checkpoint (0 = an unknown word there), on a 3 x 3
+    # grid: vlkit's imported run, with its re-laid-out vocabulary, must give the same logits.
+    questions = ["what color is the ball?", "is the zorblax of the ball red?", "what?"]
+    reference_ix = [[tokens.index(w) + 1 if w in tokens else 0 for w in pytorch_vqa_tokenize(q)] for q in questions]
+    grid = torch.rand(3, TINY["feature_dim"], 3, 3)
+    expected = pytorch_vqa_logits({k.removeprefix("module."): v for k, v in saved_weights.items()}, reference_ix, grid)
+    trained = load_trained(out)
+    encoded = [trained.vocab.encode(q, 20) for q in questions]
+    assert [ix.count(1) for ix in encoded] == [0, 2, 0]  # "zorblax" and "red" are UNK (1) in vlkit
+    lengths = torch.tensor([len(ix) for ix in encoded])
+    with torch.no_grad():
+        logits = trained.module.model({
+            "features": grid.flatten(2).transpose(1, 2), "feature_mask": torch.ones(3, 9, dtype=torch.bool),
+            "tokens": torch.tensor([ix + [0] * (int(lengths.max()) - len(ix)) for ix in encoded]),
+            "lengths": lengths})["logits"]
+    torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5)
     predictions = {r["question_id"]: r["answer"] for r in json.loads((out / "predictions_val.json").read_text())}
 
     from vlkit.features.store import FeatureStore
