@@ -65,6 +65,7 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, size: int, repeats: in
 
 
 def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued kernels, so that a wall-clock reading covers them (a no-op on the CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 

@@ -5,7 +5,7 @@ every `*_easyvqa.yaml` recipe), one after another, and prints one Markdown table
 parameters, epochs run (best epoch), median train seconds per epoch, median questions/s, best
 validation accuracy, test accuracy overall and per answer type, wall time.
 
-Usage: python benchmarks/vqa_zoo_easyvqa.py [--models bow saaa ...] [--runs-root DIR] [key=value ...]
+Usage: python benchmarks/vqa_zoo_easyvqa.py [--models bow saaa ...] [--runs-root DIR] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="*", help="models to train (default: every *_easyvqa.yaml recipe)")
     parser.add_argument("--runs-root", type=Path, default=Path("runs-zoo"), help="where the runs are kept")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides for every run")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every run (repeatable), e.g. --set train.max_epochs=2")
     args = parser.parse_args()
     models = args.models or sorted(p.name.removesuffix("_easyvqa.yaml") for p in CONFIGS.glob("*_easyvqa.yaml"))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
