@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", help="models to train (default: every *_easyvqa.yaml recipe)")
     parser.add_argument("--runs-root", type=Path, default=Path("runs-zoo"), help="where the runs are kept")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="a config override for every run (repeatable), e.g. --set train.max_epochs=2")
+                        help="a config override for every run (repeatable), e.g. --set trainer.max_epochs=2")
     args = parser.parse_args()
     models = args.models or sorted(p.name.removesuffix("_easyvqa.yaml") for p in CONFIGS.glob("*_easyvqa.yaml"))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
