@@ -14,7 +14,7 @@ from vlkit.vqa.checkpoint_import import mcan_question_vocab
 from vlkit.vqa.inference import load_trained
 from vlkit.vqa.models.mcan import McanOptions
 
-TINY = dict(feature_dim=8, embed_dim=8, hidden_size=16, heads=2, layers=1, flat_mlp_size=8, flat_out_size=16)
+TINY = dict(feature_dim=8, embed_dim=8, hidden_size=16, heads=2, layers=2, flat_mlp_size=8, flat_out_size=16)
 
 
 def test_import_then_evaluate_gives_the_reference_models_answers(tmp_path):

@@ -6,13 +6,19 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from vlkit.errors import VlkitError
+
 
 def run_lstm(lstm: nn.LSTM, embedded: torch.Tensor,
              lengths: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-    """embedded (B, T, E) word vectors, lengths (B,) real words per question (>= 1) ->
+    """embedded (B, T, E) word vectors, lengths (B,) real words per question (a zero is a VlkitError) ->
     outputs (B, T, H), zero after each question's last word, and the final (hidden, cell) states,
     each (layers, B, H), taken at each question's own last word."""
-    packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    lengths = lengths.cpu()
+    if bool((lengths < 1).any()):
+        empty = (lengths < 1).nonzero().flatten().tolist()
+        raise VlkitError(f"questions at batch rows {empty} have no words; every question needs at least one token")
+    packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
     packed_outputs, state = lstm(packed)
     outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=embedded.shape[1])
     return outputs, state
