@@ -49,7 +49,7 @@ def test_import_then_evaluate_gives_the_reference_models_answers(tmp_path):
     # mcan-vqa's own forward, written out from its checkpoint: 14 tokens zero-padded, 6 regions with zero rows
     # after each image's boxes; vlkit's imported run must give the same logits.
     questions = ["What color is the ball?", "Which hue is the sphere of the ball?", "What shade?"]
-    question_ix = torch.tensor([(vocab.encode(q, 14) + [0] * 14)[:14] for q in questions])
+    question_ix, lengths = vocab.encode_batch(questions, 14)
     features = torch.randn(3, 6, TINY["feature_dim"])
     boxes = torch.tensor([6, 2, 4])
     features[torch.arange(6)[None] >= boxes[:, None]] = 0.0
@@ -58,7 +58,7 @@ def test_import_then_evaluate_gives_the_reference_models_answers(tmp_path):
     imported = load_trained(out).module.model
     with torch.no_grad():
         logits = imported({"features": features, "feature_mask": torch.arange(6)[None] < boxes[:, None],
-                           "tokens": question_ix, "lengths": (question_ix != 0).sum(dim=1)})["logits"]
+                           "tokens": question_ix, "lengths": lengths})["logits"]
     torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5)
 
     from vlkit.features.store import FeatureStore

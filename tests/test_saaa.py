@@ -124,14 +124,12 @@ def test_import_a_pytorch_vqa_checkpoint(tmp_path):
     grid = torch.rand(3, TINY["feature_dim"], 3, 3)
     expected = pytorch_vqa_logits({k.removeprefix("module."): v for k, v in saved_weights.items()}, reference_ix, grid)
     trained = load_trained(out)
-    encoded = [trained.vocab.encode(q, 20) for q in questions]
-    assert [ix.count(1) for ix in encoded] == [0, 2, 0]  # "zorblax" and "red" are UNK (1) in vlkit
-    lengths = torch.tensor([len(ix) for ix in encoded])
+    tokens_ix, lengths = trained.vocab.encode_batch(questions, 20)
+    assert (tokens_ix == 1).sum(dim=1).tolist() == [0, 2, 0]  # "zorblax" and "red" are UNK (1) in vlkit
     with torch.no_grad():
         logits = trained.module.model({
             "features": grid.flatten(2).transpose(1, 2), "feature_mask": torch.ones(3, 9, dtype=torch.bool),
-            "tokens": torch.tensor([ix + [0] * (int(lengths.max()) - len(ix)) for ix in encoded]),
-            "lengths": lengths})["logits"]
+            "tokens": tokens_ix, "lengths": lengths})["logits"]
     torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5)
     predictions = {r["question_id"]: r["answer"] for r in json.loads((out / "predictions_val.json").read_text())}
 

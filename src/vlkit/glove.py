@@ -121,9 +121,8 @@ def initialise_embedding(model: nn.Module, vocab: Vocabulary, glove_file: str | 
     embeddings = [m for m in model.modules() if isinstance(m, nn.Embedding) and m.num_embeddings == len(vocab)]
     if len(embeddings) != 1:
         raise VlkitError(f"model.glove={glove_file} asks for GloVe word embeddings, but {type(model).__name__} has "
-                         f"{'no' if not embeddings else len(embeddings)} nn.Embedding of the {len(vocab)} question "
-                         f"words to put them in (bow learns its bag-of-words weights from scratch); "
-                         f"drop model.glove for this model")
+                         f"{len(embeddings)} nn.Embedding of the {len(vocab)} question words, where one is needed "
+                         f"to put them in; drop model.glove for this model")
     matrix, missing = embedding_matrix(vocab, load_glove(glove_file))
     if matrix.shape[1] != embeddings[0].embedding_dim:
         raise VlkitError(f"{glove_file} has {matrix.shape[1]}-d vectors but the model embeds words in "

@@ -15,8 +15,8 @@ def run_lstm(lstm: nn.LSTM, embedded: torch.Tensor,
     outputs (B, T, H), zero after each question's last word, and the final (hidden, cell) states,
     each (layers, B, H), taken at each question's own last word."""
     lengths = lengths.cpu()
-    if bool((lengths < 1).any()):
-        empty = (lengths < 1).nonzero().flatten().tolist()
+    empty = (lengths < 1).nonzero().flatten().tolist()
+    if empty:
         raise VlkitError(f"questions at batch rows {empty} have no words; every question needs at least one token")
     packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
     packed_outputs, state = lstm(packed)
