@@ -4,8 +4,12 @@
    batch, the default) against ungrouped random batches (the baseline), measured in the same run.
 2. The default command `vlkit vqa train` end to end: wall time, epochs, median epoch time and
    samples/s, best validation accuracy, test accuracy overall and per answer type.
+3. With `--against SRC`: the default's training speed with this tree against another vlkit source
+   tree SRC (e.g. `git worktree add /tmp/before HEAD~1`, then `--against /tmp/before/src`),
+   alternating the two round by round, so a change that must not slow training is measured.
 
 Usage: python benchmarks/easyvqa_train.py [--throughput-epochs 2] [--skip-full | --skip-throughput] [--full-runs 1]
+                                          [--against SRC --rounds 2]
 (CPU training is not bit-reproducible across runs: run the default several times to see its spread.)
 Prints a Markdown report for docs/BENCHMARKS.md.
 """
@@ -23,15 +27,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 import torch
 
 
-def run_training(work: Path, overrides: list[str]) -> tuple[dict, list[dict], float]:
-    """Run `vlkit vqa train --json` in `work`; returns (summary, per-epoch metric rows, wall seconds)."""
+def run_training(work: Path, overrides: list[str], source: Optional[str] = None) -> tuple[dict, list[dict], float]:
+    """Run `vlkit vqa train --json` in `work` (with the vlkit of the source tree `source`, when given);
+    returns (summary, per-epoch metric rows, wall seconds)."""
+    env = os.environ.copy()
+    if source:
+        env["PYTHONPATH"] = source
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "vlkit", "vqa", "train", "--json", "trainer.progress_bar=false",
-                             *overrides], cwd=work, capture_output=True, text=True, env=os.environ.copy())
+                             *overrides], cwd=work, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"training failed:\n{result.stderr[-3000:]}")
@@ -52,6 +61,22 @@ def throughput(epochs: int) -> list[str]:
         name = "grouped by image (default)" if grouped else "random (baseline)"
         lines.append(f"| {name} | {medians[grouped]:.0f} | {seconds:.1f} |")
     lines.append(f"\nGrouped / random throughput: **{medians[True] / medians[False]:.2f}x**")
+    return lines
+
+
+def against(source: str, epochs: int, rounds: int) -> list[str]:
+    """Median train s/epoch of the default with this tree and with `source`, alternating round by round."""
+    seconds: dict[str, list[float]] = {"this tree": [], source: []}
+    for _ in range(rounds):
+        for name in seconds:
+            with tempfile.TemporaryDirectory() as work:
+                _, rows, _ = run_training(Path(work), [f"trainer.max_epochs={epochs}", "trainer.patience=100"],
+                                          None if name == "this tree" else source)
+            seconds[name] += [r["train_seconds"] for r in rows]
+    medians = {name: statistics.median(values) for name, values in seconds.items()}
+    lines = ["| vlkit source | train s/epoch (every epoch) | median |", "| --- | --- | ---: |"]
+    lines += [f"| {name} | {', '.join(f'{v:.1f}' for v in seconds[name])} | {medians[name]:.1f} |" for name in seconds]
+    lines.append(f"\nthis tree / {source}: **{medians[source] / medians['this tree']:.2f}x** the speed")
     return lines
 
 
@@ -78,9 +103,13 @@ def main() -> None:
     parser.add_argument("--skip-full", action="store_true", help="only the throughput comparison")
     parser.add_argument("--skip-throughput", action="store_true", help="only the default command")
     parser.add_argument("--full-runs", type=int, default=1, help="how many times to run the default command")
+    parser.add_argument("--against", help="another vlkit source tree (its src/ folder) to compare training speed with")
+    parser.add_argument("--rounds", type=int, default=2, help="--against: alternating rounds of each tree")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads)\n")
+    if args.against:
+        print("\n".join(against(args.against, args.throughput_epochs, args.rounds)))
     if not args.skip_throughput:
         print("\n".join(throughput(args.throughput_epochs)))
     if not args.skip_full:

@@ -20,10 +20,10 @@ import re
 import statistics
 import time
 
-from vlkit.vqa import answers as rules
-from vlkit.vqa.official_metric import HumanAnswers, accuracy_report
-from vlkit.vqa.score import score_results
-from vlkit.vqa.vqa_files import VQAAnnotation
+from vlkit.vqa.metrics import normalization as rules
+from vlkit.vqa.metrics.official import HumanAnswers, accuracy_report
+from vlkit.vqa.metrics.score_files import score_results
+from vlkit.vqa.data.official_files import VQAAnnotation
 
 BASE = ["yes", "no", "2", "two", "red", "white", "black and white", "tennis", "1,000", "3.5", "U.S.A.", "dont know",
         "the dog", "a cat", "left", "right", "frisbee", "pizza", "10:30", "black-and-white", "none", "skateboarding",

@@ -85,19 +85,18 @@ def make_batch(name: str, batch_size: int, max_len: int, device: torch.device) -
 
 def measure(name: str, device_name: str, steps: int, bf16: bool) -> dict:
     """Build `name` from its recipe and time `steps` training steps; runs in a fresh process."""
-    from omegaconf import OmegaConf
     from torch.utils.flop_counter import FlopCounterMode
 
-    from vlkit.config import load_config
-    from vlkit.vqa.module import VQAModule
+    from vlkit.core.config import load_config
+    from vlkit.vqa.models import MODELS
+    from vlkit.vqa.task import VQATask
 
     device = torch.device(device_name)
-    config = load_config(REPO / "configs" / "vqa" / f"{name}_vqa2.yaml")
+    config = load_config(VQATask(), REPO / "configs" / "vqa" / f"{name}_vqa2.yaml")
     answers = 3000 if name == "saaa" else 3129
     batch_size = config.data.batch_size
     baseline_mib = resident_mib()
-    module = VQAModule(OmegaConf.to_container(config), vocab_size=VOCAB, num_answers=answers).to(device)
-    model = module.model.train()
+    model = MODELS.get(name).builder(config.model, vocab_size=VOCAB, num_answers=answers).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     batch = make_batch(name, batch_size, config.data.max_question_len, device)
     targets = torch.rand(batch_size, answers, device=device) * (torch.rand(batch_size, answers, device=device) < 0.002)

@@ -1,4 +1,4 @@
-"""Shared fixtures: generated easy-VQA-format datasets and a helper to run the CLI as a user would."""
+"""Shared fixtures and helpers: generated easy-VQA-format datasets, VQA configs and models, running the CLI."""
 
 from __future__ import annotations
 
@@ -9,10 +9,35 @@ import sys
 from pathlib import Path
 
 import pytest
+from torch import nn
 
+from vlkit.core.config import Config, load_config
 from vlkit.synth.shapes import write_shapes_dataset
+from vlkit.text.vocabulary import Vocabulary
+from vlkit.vqa.data.vocabularies import VQAVocabularies
+from vlkit.vqa.models import MODELS
+from vlkit.vqa.module import VQAModule
+from vlkit.vqa.task import VQATask
 
 REPO = Path(__file__).resolve().parents[1]
+LEGACY_RUNS = Path(__file__).resolve().parent / "data" / "legacy_runs"
+
+
+def vqa_config(*overrides: str, config_file: Path | None = None) -> Config:
+    """The VQA config of the defaults (or `config_file`) with `key=value` overrides."""
+    return load_config(VQATask(), config_file, list(overrides))
+
+
+def vqa_module(config: Config, vocab_size: int, num_answers: int) -> VQAModule:
+    """The VQA module of `config` as training builds it, for vocabularies of the given sizes."""
+    vocabularies = VQAVocabularies(Vocabulary(f"word{i}" for i in range(vocab_size - 2)),
+                                   [f"answer{i}" for i in range(num_answers)])
+    return VQATask().build_module(config, vocabularies, fresh=False)
+
+
+def build_vqa_model(name: str, options: object, vocab_size: int, num_answers: int) -> nn.Module:
+    """The registered VQA model `name` built from its options dataclass instance."""
+    return MODELS.get(name).builder(options, vocab_size=vocab_size, num_answers=num_answers)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import models, transforms
 from tqdm.auto import tqdm
 
-from vlkit.errors import VlkitError
+from vlkit.core.errors import VlkitError
 from vlkit.features.store import StoreWriter, fail_on_bad
 
 BACKBONES = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from vlkit.errors import VlkitError
+from vlkit.core.errors import VlkitError
 from vlkit.features.store import FeatureStore, StoreWriter
 
 SAME_ACROSS_SHARDS = ("kind", "k_max", "dim", "model", "weights_sha256", "random_weights", "grid", "preprocessing")

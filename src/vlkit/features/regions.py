@@ -19,7 +19,7 @@ from typing import Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from vlkit.errors import VlkitError
+from vlkit.core.errors import VlkitError
 from vlkit.features.image import image_id_from_name
 from vlkit.features.store import StoreWriter, fail_on_bad
 

@@ -18,7 +18,6 @@ done are skipped, so a killed extraction continues where it stopped.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +25,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from vlkit.errors import VlkitError
+from vlkit.core.errors import VlkitError
+from vlkit.core.files import write_json_atomic
 
 KINDS = ("grid", "regions", "pooled")
 MANIFEST = "manifest.json"
-
-
-def _write_manifest(directory: Path, manifest: dict) -> None:
-    temporary = directory / (MANIFEST + ".tmp")
-    temporary.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(temporary, directory / MANIFEST)
 
 
 def fail_on_bad(bad: list[tuple[int, str]], skip_bad: bool) -> None:
@@ -159,7 +153,7 @@ class StoreWriter:
             self.manifest = {**identity, "dtype": "float16", "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                              "complete": False, "bad_ids": []}
             self._allocate(k_max, dim)
-            _write_manifest(self.directory, self.manifest)
+            write_json_atomic(self.directory / MANIFEST, self.manifest)
             mode = "r+"
         self.arrays = {p.stem: np.load(p, mmap_mode=mode) for p in self.directory.glob("*.npy") if p.stem != "ids"}
 
@@ -202,5 +196,5 @@ class StoreWriter:
         self.manifest["bad_ids"] = sorted(int(i) for i in bad_ids)
         self.manifest["complete"] = bool((done | np.isin(self.ids, self.manifest["bad_ids"])).all())
         self.manifest["rows_done"] = int(done.sum())
-        _write_manifest(self.directory, self.manifest)
+        write_json_atomic(self.directory / MANIFEST, self.manifest)
         return self.manifest

@@ -20,16 +20,15 @@ import json
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
 
-from vlkit.config import save_config
-from vlkit.errors import VlkitError
-from vlkit.runs import write_metadata
-from vlkit.text import Vocabulary
-from vlkit.vqa.inference import save_vocabularies
-from vlkit.vqa.module import VQAModule
-from vlkit.vqa.splits import split_files
-from vlkit.vqa.vqa_files import read_questions
+from vlkit.core.config import Config, save_config
+from vlkit.core.errors import VlkitError
+from vlkit.core.runs import write_metadata
+from vlkit.text.vocabulary import Vocabulary
+from vlkit.vqa.data.official_files import read_questions
+from vlkit.vqa.data.splits import split_files
+from vlkit.vqa.data.vocabularies import VQAVocabularies
+from vlkit.vqa.task import VQATask
 
 MCAN_VOCAB_PARTS = ("train", "val", "test", "vg")
 
@@ -67,43 +66,44 @@ def _load(checkpoint: Path, key: str, what: str) -> dict:
     return saved
 
 
-def _write_run(out: Path, config: DictConfig, vocab: Vocabulary, answers: list[str], state: dict,
-               checkpoint: Path) -> Path:
+def _write_run(out: Path, config: Config, vocabularies: VQAVocabularies, state: dict, checkpoint: Path) -> Path:
     """Load `state` (reference names, `module.` stripped) into the configured model and write the run."""
-    module = VQAModule(OmegaConf.to_container(config), vocab_size=len(vocab), num_answers=len(answers))
+    task = VQATask()
+    module = task.build_module(config, vocabularies, fresh=False)
+    name = config.model_entry.name
     try:
         result = module.model.load_state_dict(state, strict=False)
     except RuntimeError as error:  # shape mismatches
-        raise VlkitError(f"{checkpoint} does not fit {config.model.name} with {len(vocab)} words and "
-                         f"{len(answers)} answers: {str(error)[:500]}") from error
+        raise VlkitError(f"{checkpoint} does not fit {name} with {len(vocabularies.questions)} words and "
+                         f"{len(vocabularies.answers)} answers: {str(error)[:500]}") from error
     if result.missing_keys or result.unexpected_keys:
-        raise VlkitError(f"{checkpoint} does not fit {config.model.name}: missing {result.missing_keys[:5]}, "
+        raise VlkitError(f"{checkpoint} does not fit {name}: missing {result.missing_keys[:5]}, "
                          f"unexpected {result.unexpected_keys[:5]}")
     out.mkdir(parents=True)
     save_config(config, out / "config.yaml")
-    save_vocabularies(out, vocab, answers)
+    task.write_run_files(out, vocabularies)
     torch.save({"state_dict": module.state_dict(), "imported_from": str(checkpoint)}, out / "best.ckpt")
-    write_metadata(out, config.task, "imported", source=str(checkpoint))
+    write_metadata(out, task.name, "imported", source=str(checkpoint))
     return out
 
 
-def _check_target(config: DictConfig, out: Path, prefix: str) -> None:
-    if not config.model.name.startswith(prefix):
-        raise VlkitError(f"this checkpoint needs a {prefix} config, got model {config.model.name!r}")
+def _check_target(config: Config, out: Path, prefix: str) -> None:
+    if not config.model_entry.name.startswith(prefix):
+        raise VlkitError(f"this checkpoint needs a {prefix} config, got model {config.model_entry.name!r}")
     if out.exists():
         raise VlkitError(f"{out} exists: a run directory is never overwritten")
 
 
-def import_mcan(checkpoint: Path, config: DictConfig, answer_dict: Path, out: Path) -> Path:
+def import_mcan(checkpoint: Path, config: Config, answer_dict: Path, out: Path) -> Path:
     """Write a run directory at `out` (which must not exist) holding the imported MCAN weights."""
     _check_target(config, out, "mcan")
     saved = _load(checkpoint, "state_dict", "mcan-vqa")
     state = {k.removeprefix("module."): v for k, v in saved["state_dict"].items()}
     vocab = mcan_question_vocab(Path(config.data.root), config.data.version)
-    return _write_run(out, config, vocab, read_answer_dict(answer_dict), state, checkpoint)
+    return _write_run(out, config, VQAVocabularies(vocab, read_answer_dict(answer_dict)), state, checkpoint)
 
 
-def import_pytorch_vqa(checkpoint: Path, config: DictConfig, out: Path) -> Path:
+def import_pytorch_vqa(checkpoint: Path, config: Config, out: Path) -> Path:
     """Write a run directory at `out` holding pytorch-vqa's SAAA weights, vocabulary and answers."""
     _check_target(config, out, "saaa")
     saved = _load(checkpoint, "weights", "pytorch-vqa")
@@ -116,4 +116,4 @@ def import_pytorch_vqa(checkpoint: Path, config: DictConfig, out: Path) -> Path:
     reference_rows = state["text.embedding.weight"]  # (V + 1, E): row 0 is padding and unknown words
     state["text.embedding.weight"] = torch.cat([reference_rows[:1], reference_rows[:1], reference_rows[1:]])
     vocab = Vocabulary(words, tokenizer="pytorch-vqa")
-    return _write_run(out, config, vocab, answers, state, checkpoint)
+    return _write_run(out, config, VQAVocabularies(vocab, answers), state, checkpoint)

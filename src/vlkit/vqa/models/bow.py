@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vlkit.registry import register_model
-from vlkit.vqa.models.pooling import masked_mean
+from vlkit.nn.pooling import masked_mean
+from vlkit.vqa.models.registry import register_model
 
 
 @dataclass
@@ -34,8 +34,6 @@ class BowOptions:
 
 class BagOfWordsImage(nn.Module):
     """features (B, K, D) + feature_mask (B, K) + tokens (B, T) -> logits (B, A)."""
-
-    inputs = ("features", "feature_mask", "tokens", "lengths")
 
     def __init__(self, options: BowOptions, vocab_size: int, num_answers: int):
         super().__init__()

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from vlkit.registry import register_model
-from vlkit.vqa.models.recurrent import run_lstm
-from vlkit.vqa.models.small_cnn import SmallCNN
+from vlkit.nn.classifier import mlp_classifier
+from vlkit.nn.recurrent import QuestionLSTM
+from vlkit.vision.small_cnn import SmallCNN
+from vlkit.vqa.models.registry import IMAGE_INPUTS, register_model
 
 
 @dataclass
@@ -35,20 +36,6 @@ class CnnLstmAttOptions:
     dropout: float = 0.1
 
 
-class QuestionLSTM(nn.Module):
-    """Word embeddings read by a one-layer LSTM; the question vector is the last hidden state."""
-
-    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-        self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
-
-    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """tokens (B, T) int64, lengths (B,) -> question vectors (B, hidden_dim). Padding is ignored."""
-        _, (hidden, _) = run_lstm(self.lstm, self.embedding(tokens), lengths)
-        return hidden[-1]
-
-
 class CnnLstmAttention(nn.Module):
     """VQA model: images (U, 3, H, W) + questions (B, T) with image_index (B,) -> answer logits (B, A)."""
 
@@ -61,15 +48,8 @@ class CnnLstmAttention(nn.Module):
         self.image_proj = nn.Linear(channels, options.attention_dim)
         self.question_proj = nn.Linear(options.hidden_dim, options.attention_dim)
         self.attention_score = nn.Linear(options.attention_dim, options.glimpses, bias=False)  # softmax ignores a bias
-        self.classifier = nn.Sequential(
-            nn.Dropout(options.dropout),
-            nn.Linear(options.glimpses * channels + options.hidden_dim, options.classifier_dim),
-            nn.ReLU(inplace=True),
-            nn.Dropout(options.dropout),
-            nn.Linear(options.classifier_dim, num_answers),
-        )
-
-    inputs = ("images", "image_index", "tokens", "lengths")
+        self.classifier = mlp_classifier(options.glimpses * channels + options.hidden_dim, options.classifier_dim,
+                                         num_answers, options.dropout)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Answer a batch of questions.
@@ -92,7 +72,7 @@ class CnnLstmAttention(nn.Module):
         return {"logits": logits, "attention": attention_maps}
 
 
-@register_model("cnn_lstm_att", CnnLstmAttOptions)
+@register_model("cnn_lstm_att", CnnLstmAttOptions, inputs=IMAGE_INPUTS)
 def build_cnn_lstm_att(options: CnnLstmAttOptions, vocab_size: int, num_answers: int) -> nn.Module:
     """Build `cnn_lstm_att` for a question vocabulary and an answer list of the given sizes."""
     return CnnLstmAttention(options, vocab_size, num_answers)

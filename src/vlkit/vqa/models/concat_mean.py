@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vlkit.registry import register_model
-from vlkit.vqa.models.pooling import masked_mean
+from vlkit.nn.classifier import mlp_classifier
+from vlkit.nn.pooling import masked_mean
+from vlkit.vqa.models.registry import register_model
 
 
 @dataclass
@@ -33,19 +34,12 @@ class ConcatMeanOptions:
 class ConcatMean(nn.Module):
     """features (B, K, D) + feature_mask (B, K) + tokens (B, T) -> logits (B, A)."""
 
-    inputs = ("features", "feature_mask", "tokens", "lengths")
-
     def __init__(self, options: ConcatMeanOptions, vocab_size: int, num_answers: int):
         super().__init__()
         self.feature_dim = options.feature_dim
         self.embedding = nn.Embedding(vocab_size, options.embed_dim, padding_idx=0)
-        self.classifier = nn.Sequential(
-            nn.Dropout(options.dropout),
-            nn.Linear(options.feature_dim + options.embed_dim, options.classifier_dim),
-            nn.ReLU(inplace=True),
-            nn.Dropout(options.dropout),
-            nn.Linear(options.classifier_dim, num_answers),
-        )
+        self.classifier = mlp_classifier(options.feature_dim + options.embed_dim, options.classifier_dim,
+                                         num_answers, options.dropout)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         features, tokens = batch["features"], batch["tokens"]  # (B, K, D), (B, T)

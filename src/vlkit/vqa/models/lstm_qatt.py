@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vlkit.registry import register_model
-from vlkit.vqa.models.pooling import masked_mean
-from vlkit.vqa.models.recurrent import run_lstm
+from vlkit.nn.classifier import mlp_classifier
+from vlkit.nn.pooling import masked_mean
+from vlkit.nn.recurrent import run_lstm
+from vlkit.vqa.models.registry import register_model
 
 
 @dataclass
@@ -36,8 +37,6 @@ class LstmQattOptions:
 class LstmQuestionAttention(nn.Module):
     """features (B, K, D) + feature_mask (B, K) + tokens (B, T) -> logits (B, A), word_attention (B, T)."""
 
-    inputs = ("features", "feature_mask", "tokens", "lengths")
-
     def __init__(self, options: LstmQattOptions, vocab_size: int, num_answers: int):
         super().__init__()
         self.feature_dim = options.feature_dim
@@ -45,13 +44,8 @@ class LstmQuestionAttention(nn.Module):
         self.lstm = nn.LSTM(options.embed_dim, options.hidden_dim, batch_first=True)
         self.word_proj = nn.Linear(options.hidden_dim, options.attention_dim)
         self.word_score = nn.Linear(options.attention_dim, 1, bias=False)  # softmax ignores a bias
-        self.classifier = nn.Sequential(
-            nn.Dropout(options.dropout),
-            nn.Linear(options.feature_dim + options.hidden_dim, options.classifier_dim),
-            nn.ReLU(inplace=True),
-            nn.Dropout(options.dropout),
-            nn.Linear(options.classifier_dim, num_answers),
-        )
+        self.classifier = mlp_classifier(options.feature_dim + options.hidden_dim, options.classifier_dim,
+                                         num_answers, options.dropout)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         features, tokens, lengths = batch["features"], batch["tokens"], batch["lengths"]  # (B, K, D), (B, T), (B,)

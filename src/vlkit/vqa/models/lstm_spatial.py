@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vlkit.registry import register_model
-from vlkit.vqa.models.cnn_lstm_att import QuestionLSTM
-from vlkit.vqa.models.pooling import masked_mean
+from vlkit.nn.classifier import mlp_classifier
+from vlkit.nn.pooling import masked_mean
+from vlkit.nn.recurrent import QuestionLSTM
+from vlkit.vqa.models.registry import register_model
 
 
 @dataclass
@@ -36,8 +37,6 @@ class LstmSpatialOptions:
 class LstmSpatialAttention(nn.Module):
     """features (B, K, D) + feature_mask (B, K) + tokens (B, T) -> logits (B, A), attention (B, 1, K) in (0, 1)."""
 
-    inputs = ("features", "feature_mask", "tokens", "lengths")
-
     def __init__(self, options: LstmSpatialOptions, vocab_size: int, num_answers: int):
         super().__init__()
         self.feature_dim = options.feature_dim
@@ -45,13 +44,8 @@ class LstmSpatialAttention(nn.Module):
         self.image_proj = nn.Linear(options.feature_dim, options.attention_dim)  # the 1x1 conv, on (B, K, D) rows
         self.question_proj = nn.Linear(options.hidden_dim, options.attention_dim, bias=False)
         self.gate = nn.Linear(options.attention_dim, 1)
-        self.classifier = nn.Sequential(
-            nn.Dropout(options.dropout),
-            nn.Linear(options.feature_dim + options.hidden_dim, options.classifier_dim),
-            nn.ReLU(inplace=True),
-            nn.Dropout(options.dropout),
-            nn.Linear(options.classifier_dim, num_answers),
-        )
+        self.classifier = mlp_classifier(options.feature_dim + options.hidden_dim, options.classifier_dim,
+                                         num_answers, options.dropout)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         features, mask = batch["features"], batch["feature_mask"]  # (B, K, D), (B, K)

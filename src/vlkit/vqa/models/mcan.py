@@ -24,8 +24,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from vlkit.registry import register_model
-from vlkit.vqa.models.recurrent import run_lstm
+from vlkit.nn.recurrent import run_lstm
+from vlkit.vqa.models.registry import register_model
 
 MASK_FILL = -1e9
 
@@ -43,7 +43,7 @@ class McanOptions:
     flat_mlp_size: int = 512
     flat_glimpses: int = 1
     flat_out_size: int = 1024
-    glove: Optional[str] = None  # GloVe text file: the word embeddings start from it (see vlkit.glove)
+    glove: Optional[str] = None  # GloVe text file: the word embeddings start from it (see vlkit.text.glove)
 
 
 @dataclass
@@ -195,8 +195,6 @@ class AttFlat(nn.Module):
 
 class MCAN(nn.Module):
     """features (B, K, D) + feature_mask (B, K) + tokens (B, T) -> logits (B, A)."""
-
-    inputs = ("features", "feature_mask", "tokens", "lengths")
 
     def __init__(self, options: McanOptions, vocab_size: int, num_answers: int):
         super().__init__()

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vlkit.registry import register_model
-from vlkit.vqa.models.cnn_lstm_att import QuestionLSTM
+from vlkit.nn.classifier import mlp_classifier
+from vlkit.nn.recurrent import QuestionLSTM
+from vlkit.vqa.models.registry import register_model
 
 
 @dataclass
@@ -34,8 +35,6 @@ class QGuidedAttOptions:
 class QuestionGuidedAttention(nn.Module):
     """features (B, K, D) + feature_mask (B, K) + tokens (B, T) -> logits (B, A), attention (B, 1, K)."""
 
-    inputs = ("features", "feature_mask", "tokens", "lengths")
-
     def __init__(self, options: QGuidedAttOptions, vocab_size: int, num_answers: int):
         super().__init__()
         self.feature_dim = options.feature_dim
@@ -43,13 +42,8 @@ class QuestionGuidedAttention(nn.Module):
         self.image_proj = nn.Linear(options.feature_dim, options.attention_dim)
         self.question_proj = nn.Linear(options.hidden_dim, options.attention_dim)
         self.attention_score = nn.Linear(options.attention_dim, 1, bias=False)  # softmax ignores a bias
-        self.classifier = nn.Sequential(
-            nn.Dropout(options.dropout),
-            nn.Linear(options.feature_dim + options.hidden_dim, options.classifier_dim),
-            nn.ReLU(inplace=True),
-            nn.Dropout(options.dropout),
-            nn.Linear(options.classifier_dim, num_answers),
-        )
+        self.classifier = mlp_classifier(options.feature_dim + options.hidden_dim, options.classifier_dim,
+                                         num_answers, options.dropout)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         features, mask = batch["features"], batch["feature_mask"]  # (B, K, D), (B, K)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vlkit.registry import register_model
-from vlkit.vqa.models.recurrent import run_lstm
+from vlkit.nn.recurrent import run_lstm
+from vlkit.vqa.models.registry import register_model
 
 
 @dataclass
@@ -91,9 +91,6 @@ class Classifier(nn.Sequential):
 class SAAA(nn.Module):
     """features (B, K, D) grid cells + tokens (B, T) -> logits (B, A) and attention (B, G, K)."""
 
-    inputs = ("features", "feature_mask", "tokens", "lengths")
-    loss = "soft_cross_entropy"
-
     def __init__(self, options: SaaaOptions, vocab_size: int, num_answers: int):
         super().__init__()
         self.text = TextProcessor(vocab_size, options.embed_dim, options.question_dim, options.dropout)
@@ -118,7 +115,7 @@ class SAAA(nn.Module):
         return {"logits": self.classifier(torch.cat([attended, question], dim=1)), "attention": weights}
 
 
-@register_model("saaa", SaaaOptions)
+@register_model("saaa", SaaaOptions, loss="soft_cross_entropy")
 def build_saaa(options: SaaaOptions, vocab_size: int, num_answers: int) -> nn.Module:
     """Show, Ask, Attend and Answer for a question vocabulary and an answer list of the given sizes."""
     return SAAA(options, vocab_size, num_answers)

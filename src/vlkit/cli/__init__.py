@@ -1,0 +1,36 @@
+"""`vlkit <group> <verb>`: the command-line interface, one module per command group.
+
+User errors (bad config, missing file, malformed data) print one clear line and exit with status 2.
+`--json` prints exactly one JSON object on stdout; progress and logs go to stderr. Each group module
+imports its task package only inside its commands, so `vlkit --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from vlkit.cli import features, runs, vqa
+from vlkit.core.errors import VlkitError
+
+app = typer.Typer(help="vlkit: vision-language research toolkit (VQA, captioning, video QA).",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app.add_typer(vqa.app, name="vqa")
+app.add_typer(features.app, name="features")
+app.add_typer(runs.app, name="runs")
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning VlkitError into a one-line message and exit 2."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("vlkit")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        app()
+    except VlkitError as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(2)

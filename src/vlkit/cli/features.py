@@ -1,0 +1,118 @@
+"""`vlkit features ...`: extract, import, merge and inspect memory-mapped feature stores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vlkit.cli.output import emit
+from vlkit.core.errors import VlkitError
+
+app = typer.Typer(help="Visual features: extract once, read rows from a memory-mapped store.", no_args_is_help=True)
+
+
+def _parse_shard(shard: Optional[str]) -> tuple[int, int]:
+    """--shard K/N, or the launcher's RANK/WORLD_SIZE under torchrun, or 0/1."""
+    if shard:
+        try:
+            index, count = (int(part) for part in shard.split("/"))
+        except ValueError as error:
+            raise VlkitError(f"--shard must look like K/N (e.g. 0/4), got {shard!r}") from error
+        return index, count
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+@app.command("extract")
+def features_extract(
+    images: Path = typer.Option(..., "--images", help="folder of images (COCO file names carry the ids)"),
+    out: Path = typer.Option(..., "--out", help="store directory (a shard gets out/shard-K-of-N)"),
+    model: str = typer.Option("resnet152", "--model", help="resnet18 | resnet50 | resnet101 | resnet152"),
+    grid: int = typer.Option(14, "--grid", help="output grid G: images are resized to 32G x 32G"),
+    pooled: bool = typer.Option(False, "--pooled", help="store the average-pooled vector instead of the grid"),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="state_dict file (default: torchvision cache)"),
+    random_weights: bool = typer.Option(False, "--random-weights", help="untrained backbone (recorded)"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    workers: int = typer.Option(2, "--workers", help="decoding processes"),
+    shard: Optional[str] = typer.Option(None, "--shard", help="K/N: extract the K-th of N slices"),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:1 (under torchrun: cuda:LOCAL_RANK)"),
+    half: Optional[str] = typer.Option(None, "--half", help="bf16 | fp16 autocast + channels-last on a GPU"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="finish despite corrupt/missing images"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Extract CNN grid or pooled features of an image folder once; rerunning resumes.
+
+    Example: vlkit features extract --images train2014 --model resnet152 --grid 14 --out feats/coco-r152-14x14
+    """
+    import dataclasses
+
+    from vlkit.features.image import extract_image_features
+
+    index, count = _parse_shard(shard)
+    if count > 1:
+        out = out / f"shard-{index}-of-{count}"
+        if device == "cuda" and "LOCAL_RANK" in os.environ:
+            device = f"cuda:{os.environ['LOCAL_RANK']}"
+    report = extract_image_features(images, out, model, grid, pooled, weights, random_weights, batch_size, workers,
+                                    (index, count), device, half, skip_bad)
+    payload = {**dataclasses.asdict(report), "out": str(out)}
+    emit(payload, as_json, f"{report.extracted} extracted, {report.skipped_done} already done, "
+                            f"{len(report.bad)} bad, of {report.total} images -> {out}"
+                            + ("" if report.complete else " (incomplete)"))
+
+
+@app.command("import")
+def features_import(
+    source: Path = typer.Option(..., "--src", help="folder of MCAN .npz files, or a bottom-up-attention .tsv"),
+    out: Path = typer.Option(..., "--out", help="store directory"),
+    fmt: str = typer.Option(..., "--format", help="mcan-npz | butd-tsv"),
+    max_boxes: int = typer.Option(100, "--max-boxes", help="keep at most this many regions per image"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="finish despite unreadable items"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Import bottom-up-attention region features into a feature store; rerunning resumes.
+
+    Example: vlkit features import --format mcan-npz --src coco_extract/val2014 --out feats/coco-butd-val
+    """
+    from vlkit.features.regions import import_butd_tsv, import_mcan_npz
+
+    importers = {"mcan-npz": import_mcan_npz, "butd-tsv": import_butd_tsv}
+    if fmt not in importers:
+        raise VlkitError(f"--format must be one of {sorted(importers)}, got {fmt!r}")
+    manifest = importers[fmt](source, out, max_boxes, skip_bad)
+    emit(manifest, as_json, f"{manifest['rows_done']} of {manifest['count']} images imported -> {out}")
+
+
+@app.command("merge")
+def features_merge(
+    shards: list[Path] = typer.Argument(..., help="shard store directories"),
+    out: Path = typer.Option(..., "--out", help="the merged store directory"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Join the shard stores of one extraction into one store.
+
+    Example: vlkit features merge feats/r152/shard-0-of-2 feats/r152/shard-1-of-2 --out feats/r152-all
+    """
+    from vlkit.features.merge import merge_stores
+
+    manifest = merge_stores(shards, out)
+    emit(manifest, as_json, f"merged {len(shards)} shards: {manifest['rows_done']} rows -> {out}")
+
+
+@app.command("info")
+def features_info(
+    store: Path = typer.Argument(..., help="store directory"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Print a store's manifest, counts and size.
+
+    Example: vlkit features info feats/coco-r152-14x14
+    """
+    from vlkit.features.store import FeatureStore
+
+    info = FeatureStore(store).info()
+    lines = [f"{key}: {value}" for key, value in info.items() if key != "bad_ids"]
+    lines.append(f"bad_ids: {len(info.get('bad_ids', []))} {info.get('bad_ids', [])[:10]}")
+    emit(info, as_json, "\n".join(lines))

@@ -1,0 +1,123 @@
+"""`vlkit <task> train`: a new run (or a resumed one) from a resolved config to best checkpoint and test report.
+
+The path of a run: run directory -> data module (setup: data check, vocabularies) -> the run's own
+files (config.yaml, data_check.json, vocabularies, run.json) -> the task's module -> Lightning
+fit (best/last checkpoints, early stopping, per-epoch metrics) -> best.ckpt scored on the test
+split -> summary.json. Every task trains through this one function.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+from pathlib import Path
+from typing import Optional
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_only
+
+from vlkit.core.config import Config, save_config
+from vlkit.core.engine import build_trainer
+from vlkit.core.epoch_metrics import drop_epochs_after, read_epoch_metrics
+from vlkit.core.errors import VlkitError
+from vlkit.core.evaluate import predict_split, report_split
+from vlkit.core.files import write_json_atomic
+from vlkit.core.module import TaskModule
+from vlkit.core.predictor import load_weights
+from vlkit.core.runs import RUN_DIR_ENV, create_run_dir, write_metadata
+from vlkit.core.task import Task, TaskDataModule
+
+log = logging.getLogger("vlkit")
+
+
+def fit(task: Task, config: Config, resume_dir: Optional[Path] = None) -> Optional[dict]:
+    """Train, keep best/last checkpoints, then score best.ckpt on the test split.
+
+    Returns the run summary on global rank 0 (None on the other ranks). With `resume_dir`, training
+    continues from its `last.ckpt` (the last finished epoch).
+    """
+    if config.trainer.threads:
+        torch.set_num_threads(config.trainer.threads)
+    pl.seed_everything(config.trainer.seed, workers=True, verbose=False)
+    is_global_zero = rank_zero_only.rank == 0
+    checkpoint_path = None
+    if resume_dir is not None:
+        checkpoint_path = resume_dir / "last.ckpt"
+        if not checkpoint_path.is_file():
+            raise VlkitError(f"cannot resume {resume_dir}: it has no last.ckpt (no epoch finished before it stopped)")
+        run_dir = resume_dir
+        vocabularies = task.read_run_files(run_dir)
+    else:
+        run_dir = create_run_dir(config.run.root, task.name, config.run.name)
+        vocabularies = None
+
+    datamodule = task.build_datamodule(config, vocabularies)
+    datamodule.setup("fit")
+    if is_global_zero:
+        _write_run_files(task, run_dir, config, datamodule, resuming=resume_dir is not None)
+        if checkpoint_path is not None:
+            drop_epochs_after(run_dir, torch.load(checkpoint_path, map_location="cpu", weights_only=True)["epoch"])
+        log.info("run directory: %s", run_dir)
+
+    module = task.build_module(config, datamodule.vocabularies, fresh=resume_dir is None)
+    trainer = build_trainer(config.trainer, run_dir, monitor=task.monitor, mode=task.monitor_mode)
+    os.environ[RUN_DIR_ENV] = str(run_dir)  # DDP child processes re-run this command: same directory
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint_path)
+    except BaseException as error:
+        if is_global_zero:
+            write_metadata(run_dir, task.name, "failed", error=f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        os.environ.pop(RUN_DIR_ENV, None)
+    if trainer.interrupted:
+        if is_global_zero:
+            write_metadata(run_dir, task.name, "interrupted")
+        raise VlkitError(f"training interrupted; continue it with: vlkit {task.name} train --resume {run_dir}")
+    return _finish(task, run_dir, config, datamodule, module, trainer)
+
+
+def _write_run_files(task: Task, run_dir: Path, config: Config, datamodule: TaskDataModule, resuming: bool) -> None:
+    """config.yaml, data_check.json, the task's vocabularies and run.json: what makes the run self-contained."""
+    save_config(config, run_dir / "config.yaml")
+    if datamodule.check_report is not None:
+        write_json_atomic(run_dir / "data_check.json", datamodule.check_report)
+    if not resuming:
+        task.write_run_files(run_dir, datamodule.vocabularies)
+    write_metadata(run_dir, task.name, "running")
+
+
+def _finish(task: Task, run_dir: Path, config: Config, datamodule: TaskDataModule, module: TaskModule,
+            trainer: pl.Trainer) -> Optional[dict]:
+    """Score best.ckpt on the test split (every rank predicts its shard), write summary.json on global rank 0,
+    mark the run finished; returns the summary on global rank 0, None on the others."""
+    best_path = run_dir / "best.ckpt"
+    load_weights(module, best_path)
+    module.to(trainer.strategy.root_device)
+    predicted = predict_split(module, datamodule, datamodule.test_split_name)
+    if not trainer.is_global_zero:
+        return None
+    test_report = report_split(datamodule, datamodule.test_split_name, predicted, run_dir)
+    epochs = read_epoch_metrics(run_dir)
+    pick = max if task.monitor_mode == "max" else min
+    missing = float("-inf") if task.monitor_mode == "max" else float("inf")
+    best_epoch = pick(epochs, key=lambda row: row.get(task.monitor, missing))["epoch"] if epochs else None
+    summary = {
+        "run_dir": str(run_dir),
+        "model": config.model_entry.name,
+        "dataset": config.data_entry.name,
+        "best_checkpoint": str(best_path),
+        "monitor": task.monitor,
+        "best_val_metric": float(trainer.checkpoint_callback.best_model_score),
+        "best_epoch": best_epoch,
+        "epochs_trained": len(epochs),
+        "train_seconds": round(sum(row["train_seconds"] for row in epochs), 1),
+        "median_samples_per_second": statistics.median(row["samples_per_second"] for row in epochs) if epochs else None,
+        "primary_metric": task.primary_metric,
+        "test": test_report,
+    }
+    write_json_atomic(run_dir / "summary.json", summary)
+    write_metadata(run_dir, task.name, "finished")
+    return summary

@@ -1,0 +1,155 @@
+"""Run directories: creation (never overwriting), metadata, status, listing and lookup.
+
+Layout of a run: `<root>/<task>/<name>-<YYYYmmdd-HHMMSS>/` holding `config.yaml`, `run.json`
+(status, command, versions), `metrics.jsonl`/`metrics.csv` (one row per epoch), `tensorboard/`,
+`csv/`, `best.ckpt`, `last.ckpt`, the task's vocabularies, predictions and `summary.json`.
+
+`summary.json` names the key of its test report that is the task's primary metric
+(`primary_metric`); runs written before it did (vlkit 0.1, VQA only) report theirs as "overall".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from vlkit import __version__
+from vlkit.core.epoch_metrics import read_epoch_metrics
+from vlkit.core.errors import VlkitError
+from vlkit.core.files import write_json_atomic
+
+RUN_DIR_ENV = "VLKIT_RUN_DIR"
+PRIMARY_METRIC_BEFORE_0_2 = "overall"
+
+
+def create_run_dir(root: str | Path, task: str, name: str) -> Path:
+    """Make a new, empty run directory; an existing directory is never reused.
+
+    Under a multi-process launcher (torchrun, SLURM) every process must agree on one directory:
+    `VLKIT_RUN_DIR` names it when set (the Lightning DDP launcher sets it for its children);
+    otherwise the launcher's job id replaces the timestamp and rank 0 creates it.
+    """
+    shared = os.environ.get(RUN_DIR_ENV)
+    if shared:
+        path = Path(shared)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    job_id = _launcher_job_id()
+    base = Path(root) / task
+    base.mkdir(parents=True, exist_ok=True)
+    if job_id is not None:
+        path = base / f"{name}-job{job_id}"
+        path.mkdir(exist_ok=True)
+        return path
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        path = base / (f"{name}-{stamp}" if attempt == 0 else f"{name}-{stamp}-{attempt + 1}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise VlkitError(f"could not create a new run directory under {base}")
+
+
+def _launcher_job_id() -> Optional[str]:
+    """A job id shared by all processes of a torchrun / SLURM launch of several processes."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 and int(os.environ.get("SLURM_NTASKS", "1")) <= 1:
+        return None
+    for variable in ("TORCHELASTIC_RUN_ID", "SLURM_JOB_ID"):
+        value = os.environ.get(variable)
+        if value and value != "none":
+            return value
+    return None
+
+
+def write_metadata(run_dir: Path, task: str, status: str, **extra: Any) -> None:
+    """Create or update `run.json` (atomically)."""
+    path = run_dir / "run.json"
+    metadata = read_metadata(run_dir) if path.is_file() else {
+        "task": task,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "command": sys.argv,
+        "vlkit": __version__,
+        "python": platform.python_version(),
+        "host": socket.gethostname(),
+    }
+    metadata.update(status=status, updated=time.strftime("%Y-%m-%dT%H:%M:%S"), pid=os.getpid(), **extra)
+    write_json_atomic(path, metadata)
+
+
+def read_metadata(run_dir: Path) -> dict:
+    path = run_dir / "run.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def resolve_run(run: str | Path, root: str | Path = "runs") -> Path:
+    """A run directory from a path, or from a run name searched under `root/<task>/`."""
+    path = Path(run)
+    if path.is_dir():
+        return path
+    matches = sorted(Path(root).glob(f"*/{run}")) if Path(root).is_dir() else []
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise VlkitError(f"run name {run!r} matches several directories: {[str(m) for m in matches]}")
+    raise VlkitError(f"run directory not found: {run} (looked for the path and under {root}/<task>/)")
+
+
+@dataclass
+class RunInfo:
+    """One line of `vlkit runs list`."""
+
+    path: Path
+    task: str
+    status: str
+    created: str
+    epochs: int
+    monitor: Optional[str]  # the validation metric of best_metric ("val/acc")
+    best_metric: Optional[float]
+    metric: Optional[str]  # the test report's primary metric ("overall")
+    test_metric: Optional[float]
+
+
+def list_runs(root: str | Path = "runs") -> list[RunInfo]:
+    """Every run under `root`, oldest first."""
+    infos = []
+    for config in sorted(Path(root).glob("*/*/config.yaml")):
+        run_dir = config.parent
+        metadata = read_metadata(run_dir)
+        summary_path = run_dir / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        metric = summary.get("primary_metric", PRIMARY_METRIC_BEFORE_0_2) if summary else None
+        infos.append(RunInfo(
+            path=run_dir,
+            task=metadata.get("task", run_dir.parent.name),
+            status=_effective_status(metadata),
+            created=metadata.get("created", ""),
+            epochs=len(read_epoch_metrics(run_dir)),
+            monitor=summary.get("monitor"),
+            best_metric=summary.get("best_val_metric"),
+            metric=metric,
+            test_metric=summary.get("test", {}).get(metric),
+        ))
+    return sorted(infos, key=lambda info: (info.created, str(info.path)))
+
+
+def _effective_status(metadata: dict) -> str:
+    """A 'running' run whose process is gone on this host was interrupted (killed or crashed)."""
+    status = metadata.get("status", "unknown")
+    if status == "running" and metadata.get("host") == socket.gethostname():
+        try:
+            os.kill(int(metadata.get("pid", -1)), 0)
+        except (OSError, ValueError):
+            return "interrupted"
+    return status

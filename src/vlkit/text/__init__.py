@@ -1,0 +1,1 @@
+"""Text: question tokenisers, word vocabularies, GloVe word vectors."""
