@@ -9,7 +9,7 @@
    alternating the two round by round, so a change that must not slow training is measured.
 
 Usage: python benchmarks/easyvqa_train.py [--throughput-epochs 2] [--skip-full | --skip-throughput] [--full-runs 1]
-                                          [--against SRC --rounds 2]
+                                          [--against SRC --rounds 2] [--set KEY=VALUE ...]
 (CPU training is not bit-reproducible across runs: run the default several times to see its spread.)
 Prints a Markdown report for docs/BENCHMARKS.md.
 """
@@ -80,15 +80,15 @@ def against(source: str, epochs: int, rounds: int) -> list[str]:
     return lines
 
 
-def full_default(run: int) -> list[str]:
+def full_default(run: int, overrides: list[str]) -> list[str]:
     with tempfile.TemporaryDirectory() as work:
-        summary, rows, wall = run_training(Path(work), [])
+        summary, rows, wall = run_training(Path(work), overrides)
     test = summary["test"]
     per_type = ", ".join(f"{k} {v:.2f}%" for k, v in test["perAnswerType"].items())
     return [
         f"run {run}:",
         f"- wall time of `vlkit vqa train` (data loading, training, test): **{wall / 60:.1f} min**",
-        f"- epochs: {len(rows)} (early stopping, best epoch {summary['best_epoch']})",
+        f"- epochs: {len(rows)} (early stopping, best epoch {summary['best_epoch'] + 1}, counted from 1)",
         f"- median train time per epoch: {statistics.median(r['train_seconds'] for r in rows):.1f} s, "
         f"median epoch incl. validation: {statistics.median(r['epoch_seconds'] for r in rows):.1f} s",
         f"- median training throughput: {statistics.median(r['samples_per_second'] for r in rows):.0f} questions/s",
@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--full-runs", type=int, default=1, help="how many times to run the default command")
     parser.add_argument("--against", help="another vlkit source tree (its src/ folder) to compare training speed with")
     parser.add_argument("--rounds", type=int, default=2, help="--against: alternating rounds of each tree")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for the default command's runs (repeatable)")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads)\n")
@@ -115,7 +117,7 @@ def main() -> None:
     if not args.skip_full:
         for run in range(1, args.full_runs + 1):
             print()
-            print("\n".join(full_default(run)), flush=True)
+            print("\n".join(full_default(run, args.overrides)), flush=True)
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"- peak resident memory of any training process above: {peak_mib:.0f} MiB")
 

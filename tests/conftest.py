@@ -46,9 +46,11 @@ def shapes_root(tmp_path_factory) -> Path:
     return write_shapes_dataset(tmp_path_factory.mktemp("shapes"), train_images=60, test_images=15)
 
 
-def run_cli(args: list[str], cwd: Path, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run `python -m vlkit ARGS` in `cwd` with 1 torch thread; fail the test with its output on error."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+def run_cli(args: list[str], cwd: Path, check: bool = True, timeout: float = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m vlkit ARGS` in `cwd` with 1 torch thread (and `env` added to the environment); fail the
+    test with its output on error."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **(env or {})}
     result = subprocess.run([sys.executable, "-m", "vlkit", *args], cwd=cwd, env=env, capture_output=True,
                             text=True, timeout=timeout)
     if check and result.returncode != 0:

@@ -96,8 +96,15 @@ def test_predict_from_a_copied_run_without_the_dataset(trained_run, tmp_path):
     image = tmp_path / "shape.png"
     shutil.copy(default_root() / "test" / "images" / "0.png", image)
     attention = tmp_path / "att.png"
+    # the dataset is gone: the easy-vqa package cannot be imported
+    hidden = tmp_path / "hidden" / "easy_vqa"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('the easy-vqa package is hidden by this test')\n")
+    without_dataset = {"PYTHONPATH": str(hidden.parent)}
+    evaluated = run_cli(["vqa", "evaluate", str(moved)], cwd=tmp_path, check=False, env=without_dataset)
+    assert evaluated.returncode == 2 and "pip install easy-vqa" in evaluated.stderr  # it needs the dataset
     result = run_cli(["vqa", "predict", str(moved), "--image", str(image), "--question", "what color is the shape?",
-                      "--top-k", "3", "--attention", str(attention), "--json"], cwd=tmp_path)
+                      "--top-k", "3", "--attention", str(attention), "--json"], cwd=tmp_path, env=without_dataset)
     payload = json.loads(result.stdout)
     probabilities = [a["probability"] for a in payload["answers"]]
     assert len(probabilities) == 3

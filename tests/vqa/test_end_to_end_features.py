@@ -76,7 +76,8 @@ def test_every_vqa2_recipe_reads_features_of_its_dimension(recipe):
 
 
 @pytest.mark.parametrize("model, attends_to_the_image", [("bow", False), ("lstm_spatial", True)])
-def test_a_feature_model_trains_on_easyvqa_and_answers_from_its_run(tmp_path, model, attends_to_the_image):
+def test_a_feature_model_runs_end_to_end_on_easyvqa_images_and_answers_from_its_run(tmp_path, model,
+                                                                                      attends_to_the_image):
     small = ["data.train_subset=600", "data.eval_subset=100", "trainer.max_epochs=1", "trainer.progress_bar=false"]
     result = run_cli(["vqa", "train", "--config", str(REPO / f"configs/vqa/{model}_easyvqa.yaml"), *small, "--json"],
                      cwd=tmp_path)

@@ -33,3 +33,21 @@ def test_mcan_loss_is_binary_cross_entropy_summed_over_answers_and_averaged_over
     first = -math.log(0.5) - (0.3 * math.log(0.75) + 0.7 * math.log(0.25))
     second = 2 * -math.log(0.5)
     assert loss.item() == pytest.approx((first + second) / 2, rel=1e-6)
+
+
+def test_a_fresh_mcan_module_starts_its_word_embeddings_from_glove_and_a_loaded_one_does_not(tmp_path):
+    from vlkit.text.vocabulary import Vocabulary
+    from vlkit.vqa.data.vocabularies import VQAVocabularies
+    from vlkit.vqa.task import VQATask
+
+    glove = tmp_path / "glove.txt"
+    glove.write_text("what 1 2 3 4\ncolor -1 -2 -3 -4\n")
+    config = vqa_config("data.dataset=vqa", "model.name=mcan_small", f"model.glove={glove}", "model.embed_dim=4",
+                        "model.hidden_size=8", "model.heads=2", "model.layers=1", "model.flat_mlp_size=4",
+                        "model.flat_out_size=8")
+    vocabularies = VQAVocabularies(Vocabulary(["what", "color", "zorblax"], tokenizer="mcan"), ["red", "blue"])
+    embedding = VQATask().build_module(config, vocabularies, fresh=True).model.embedding.weight
+    assert embedding[2].tolist() == [1, 2, 3, 4] and embedding[3].tolist() == [-1, -2, -3, -4]
+    assert not embedding[0].any()  # PAD
+    loaded = VQATask().build_module(config, vocabularies, fresh=False).model.embedding.weight
+    assert loaded[2].tolist() != [1, 2, 3, 4]  # weights will come from a checkpoint: GloVe is not read

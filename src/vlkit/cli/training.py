@@ -43,9 +43,10 @@ def add_train_and_evaluate(app: typer.Typer, load_task: Callable[[], "Task"], *,
             resolved = load_config(task, config, overrides or [])
         summary = fit(task, resolved, resume_dir)
         if summary is not None:
+            best_epoch = "" if summary["best_epoch"] is None else \
+                f" (epoch {summary['best_epoch'] + 1} of {summary['epochs_trained']}, counted from 1)"
             emit(summary, as_json, f"run: {summary['run_dir']}\nbest {summary['monitor']} "
-                                   f"{summary['best_val_metric']:.2f} (epoch {summary['best_epoch']})\n"
-                                   f"{task.format_report(summary['test'])}")
+                                   f"{summary['best_val_metric']:.2f}{best_epoch}\n{task.format_report(summary['test'])}")
 
     @app.command("evaluate", help=evaluate_help)
     def evaluate(

@@ -1,6 +1,7 @@
 """Importing a mcan-vqa checkpoint: the reference's key layout (DataParallel prefix), vocabulary and answer dict."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,6 +16,7 @@ from vlkit.vqa.models.mcan import McanOptions
 from vlkit.vqa.task import VQATask
 
 TINY = dict(feature_dim=8, embed_dim=8, hidden_size=16, heads=2, layers=2, flat_mlp_size=8, flat_out_size=16)
+LAYOUTS = json.loads((Path(__file__).resolve().parents[2] / "data" / "reference_layouts.json").read_text())
 
 
 def test_import_then_evaluate_gives_the_reference_models_answers(tmp_path):
@@ -35,6 +37,8 @@ def test_import_then_evaluate_gives_the_reference_models_answers(tmp_path):
         for parameter in reference.parameters():
             parameter.add_(0.3 * torch.randn_like(parameter))
     state = {f"module.{k}": v for k, v in reference.state_dict().items()}  # as saved under DataParallel
+    # what mcan-vqa's own Net of these widths holds: the checkpoint below has the reference's layout
+    assert {k.removeprefix("module."): list(v.shape) for k, v in state.items()} == LAYOUTS["mcan_tiny"]["state"]
     torch.save({"state_dict": state, "optimizer": {}, "lr_base": 1e-4}, tmp_path / "epoch13.pkl")
 
     out = tmp_path / "runs" / "vqa" / "imported"

@@ -1,6 +1,7 @@
 """SAAA: shapes, parameter count by hand, reference names, soft cross-entropy, pytorch-vqa checkpoint import."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from vlkit.vqa.task import VQATask
 
 TINY = dict(feature_dim=8, embed_dim=6, question_dim=12, attention_dim=10, glimpses=2, classifier_dim=16,
             dropout=0.0)
+LAYOUTS = json.loads((Path(__file__).resolve().parents[2] / "data" / "reference_layouts.json").read_text())
 
 
 def batch():
@@ -103,6 +105,9 @@ def test_import_a_pytorch_vqa_checkpoint(tmp_path):
         for parameter in reference.parameters():
             parameter.add_(0.3 * torch.randn_like(parameter))
     saved_weights = {f"module.{k}": v for k, v in reference.state_dict().items()}  # as saved under DataParallel
+    # what pytorch-vqa's own modules of these widths hold: the checkpoint below has the reference's layout
+    assert {k.removeprefix("module."): list(v.shape) for k, v in saved_weights.items()} == \
+        LAYOUTS["saaa_tiny"]["state"]
     torch.save({"name": "tiny", "config": {}, "eval": {}, "weights": saved_weights,
                 "vocab": {"question": {t: i + 1 for i, t in enumerate(tokens)},
                           "answer": {a: i for i, a in enumerate(answers)}}}, tmp_path / "tiny.pth")
