@@ -151,3 +151,34 @@ def test_scoring_and_checking_load_no_training_framework():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'lightning', 'torchvision'}))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_files_of_the_exact_official_shape_and_lenient_ones_score_the_same(tmp_path):
+    """A file of the exact shape is decoded typed in one pass; one that differs (a question_id written as a
+    string, answers without answer_id) is read item by item: both must give the hand-worked report."""
+    from vlkit.vqa.metrics.score_files import score_files
+
+    q, a = write_split(tmp_path, {1: ("is the", "yes/no", ["yes"] * 10),
+                                  2: ("what color", "other", ["red"] * 2 + ["blue"] * 8)})
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps([{"question_id": 2, "answer": "red"}, {"question_id": 1, "answer": "yes"}]))
+    expected = {"overall": 80.0, "perAnswerType": {"other": 60.0, "yes/no": 100.0},
+                "perQuestionType": {"what color": 60.0, "is the": 100.0}}
+    assert score_files(q, a, results) == expected
+    lenient = json.loads(a.read_text())
+    lenient["annotations"][0]["question_id"] = "1"
+    for human in lenient["annotations"][1]["answers"]:
+        del human["answer_id"]  # no ids: each fold leaves out every answer equal to its own, as vqaEval does
+    a.write_text(json.dumps(lenient))
+    red_folds = (0 + 0 + 8 * 2 / 3) / 10  # the two "red" records are equal dicts: both folds drop both
+    assert score_files(q, a, results)["overall"] == round(100 * (red_folds + 1) / 2, 2)
+
+
+def test_distinct_answer_ids_are_found_in_both_layouts():
+    from vlkit.vqa.metrics.official import AnswerColumns
+
+    same_count = [humans("a", "b", "c"), HumanAnswers(("a", "b", "c"), (1, 1, 2), ("yes",) * 3), humans("x", "y", "z")]
+    mixed = [*same_count, humans("a"), HumanAnswers(("a", "b"), (4, 4), ("yes", "yes"))]
+    for group in (same_count, mixed):
+        assert AnswerColumns.of(group).distinct().tolist() == [h.distinct for h in group]
+    assert [h.distinct for h in mixed] == [True, False, True, True, False]

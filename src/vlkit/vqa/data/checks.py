@@ -18,7 +18,7 @@ import numpy as np
 from vlkit.features.store import FeatureStore
 from vlkit.text.tokenizers import MCAN_MAX_TOKENS, mcan_tokenize
 from vlkit.vqa.data.answer_lists import ANSWER_LISTS, coverage, mcan_answer
-from vlkit.vqa.data.official_files import check_coverage
+from vlkit.vqa.data.official_checks import check_coverage
 from vlkit.vqa.data.splits import VQASplit
 from vlkit.vqa.metrics.official import accuracy_report, batch_accuracy
 

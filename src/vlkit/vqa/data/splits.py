@@ -15,13 +15,8 @@ from pathlib import Path
 from typing import Optional
 
 from vlkit.core.errors import VlkitError
-from vlkit.vqa.data.official_files import (
-    VQAAnnotation,
-    VQAQuestion,
-    check_pairing,
-    read_annotations,
-    read_questions,
-)
+from vlkit.vqa.data.official_checks import check_pairing
+from vlkit.vqa.data.official_files import VQAAnnotation, VQAQuestion, read_annotations, read_questions
 
 ANNOTATED = ("train", "val", "vg")
 QUESTIONS_ONLY = ("test-dev", "test")

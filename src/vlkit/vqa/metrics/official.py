@@ -82,8 +82,53 @@ def question_accuracy(result: str, human: HumanAnswers, legacy: bool = False) ->
     return total / len(records)
 
 
+@dataclass(frozen=True)
+class AnswerColumns:
+    """The human answers of many questions as flat parallel lists: question i's are entries
+    offsets[i] to offsets[i + 1] of texts, ids and confidences (the layout scoring works on)."""
+
+    texts: list[str]
+    ids: list[int | None]
+    confidences: list[str | None]
+    offsets: np.ndarray  # (Q + 1,) int64
+
+    @classmethod
+    def of(cls, humans: Sequence[HumanAnswers]) -> "AnswerColumns":
+        """The columns of `humans`, in their order."""
+        counts = np.fromiter(map(len, map(_TEXTS, humans)), dtype=np.int64, count=len(humans))
+        return cls(list(chain.from_iterable(map(_TEXTS, humans))), list(chain.from_iterable(map(_IDS, humans))),
+                   list(chain.from_iterable(map(_CONFIDENCES, humans))), np.concatenate([[0], np.cumsum(counts)]))
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def question(self, row: int) -> HumanAnswers:
+        """The human answers of question `row`."""
+        start, end = int(self.offsets[row]), int(self.offsets[row + 1])
+        return HumanAnswers(tuple(self.texts[start:end]), tuple(self.ids[start:end]),
+                            tuple(self.confidences[start:end]))
+
+    def distinct(self) -> np.ndarray:
+        """(Q,) bool: every answer of the question has an answer_id of its own (HumanAnswers.distinct)."""
+        question = np.repeat(np.arange(len(self)), np.diff(self.offsets))  # (N,) question of each answer
+        if not set(map(type, self.ids)) <= {int}:  # missing or non-integer ids: question by question
+            return np.fromiter((self.question(row).distinct for row in range(len(self))), dtype=bool,
+                               count=len(self))
+        ids = np.asarray(self.ids, dtype=np.int64)
+        counts = np.diff(self.offsets)
+        if len(self) and (counts == counts[0]).all():  # the usual layout: n answers per question
+            ordered = np.sort(ids.reshape(len(self), int(counts[0])), axis=1)  # (Q, n)
+            return ~(ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+        order = np.lexsort((ids, question))
+        repeated = (question[order][1:] == question[order][:-1]) & (ids[order][1:] == ids[order][:-1])
+        distinct = np.ones(len(self), dtype=bool)
+        distinct[question[order][1:][repeated]] = False
+        return distinct
+
+
 _TEXTS = attrgetter("texts")
-_DISTINCT = attrgetter("distinct")
+_IDS = attrgetter("ids")
+_CONFIDENCES = attrgetter("confidences")
 
 
 class _StringCodes:
@@ -113,24 +158,31 @@ class _StringCodes:
 
 
 def batch_accuracy(results: Sequence[str], humans: Sequence[HumanAnswers], legacy: bool = False) -> np.ndarray:
-    """Accuracy in [0, 1] (Q,) float64 of each result against its question's human answers.
+    """Accuracy in [0, 1] (Q,) float64 of each result against its question's human answers (results (Q,) strings,
+    humans (Q,)); equal to `question_accuracy` question by question."""
+    return columns_accuracy(results, AnswerColumns.of(humans), np.arange(len(humans)), legacy)
 
-    Equal to `question_accuracy` question by question. results (Q,) strings; humans (Q,).
-    Questions whose answers are not told apart by answer_id go through `question_accuracy`; the
-    rest are grouped by their number of answers and vectorised.
+
+def columns_accuracy(results: Sequence[str], columns: AnswerColumns, rows: np.ndarray, legacy: bool = False
+                     ) -> np.ndarray:
+    """Accuracy in [0, 1] (R,) float64 of results (R,) strings, result i against the human answers of question
+    rows[i] of `columns`; equal to `question_accuracy` question by question.
+
+    Questions whose answers are not told apart by answer_id go through `question_accuracy`; the rest
+    are grouped by their number of answers and vectorised.
     """
     accuracies = np.zeros(len(results), dtype=np.float64)
-    distinct = np.fromiter(map(_DISTINCT, humans), dtype=bool, count=len(humans))
-    counts = np.fromiter(map(len, map(_TEXTS, humans)), dtype=np.int64, count=len(humans))
+    distinct = columns.distinct()[rows]
+    counts = np.diff(columns.offsets)[rows]
     for position in np.flatnonzero(~distinct).tolist():
-        accuracies[position] = question_accuracy(results[position], humans[position], legacy)
+        accuracies[position] = question_accuracy(results[position], columns.question(int(rows[position])), legacy)
     codes = _StringCodes()
+    text_codes = codes.encode(columns.texts)  # (N,) every human answer, coded once
     for count in np.unique(counts[distinct]).tolist():
         positions = np.flatnonzero(distinct & (counts == count))
-        chosen = positions.tolist()
-        texts = list(chain.from_iterable(map(_TEXTS, map(humans.__getitem__, chosen))))
-        raw = codes.encode(texts).reshape(len(chosen), count)
-        result = codes.encode(list(map(results.__getitem__, chosen)))
+        starts = columns.offsets[rows[positions]]
+        raw = text_codes[starts[:, None] + np.arange(count)]  # (Q, n)
+        result = codes.encode(list(map(results.__getitem__, positions.tolist())))
         targets, answer = _targets_and_answers(codes, raw, result, legacy)
         same = targets == answer[:, None]  # (Q, n)
         folds = np.minimum(1.0, (same.sum(axis=1, keepdims=True) - same) / 3)  # (Q, n) leave-one-out
