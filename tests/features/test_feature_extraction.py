@@ -93,18 +93,26 @@ def test_extraction_resumes_after_sigkill_and_matches_an_unbroken_run(tmp_path):
         np.testing.assert_array_equal(arrays(broken)[name], values, err_msg=name)
 
 
-def test_corrupt_images_are_listed_and_skip_bad_finishes(tmp_path):
+def test_a_corrupt_image_leaves_the_store_incomplete_until_skip_bad_records_it(tmp_path):
     images = write_images(tmp_path / "images", 4)
     (images / "COCO_val2014_000000000003.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
     args = [*EXTRACT, "--images", str(images), "--out", str(tmp_path / "store"), "--pooled"]
     failed = run_cli(args, cwd=tmp_path, check=False)
     assert failed.returncode == 2 and "COCO_val2014_000000000003.jpg" in failed.stderr
-    assert "Traceback" not in failed.stderr
+    assert "Traceback" not in failed.stderr and len(failed.stderr.strip().splitlines()[-1:]) == 1
+    info = json.loads(run_cli(["features", "info", str(tmp_path / "store"), "--json"], cwd=tmp_path).stdout)
+    assert not info["complete"] and info["failed_ids"] == [3] and info["skipped_ids"] == [] and info["rows_done"] == 3
+    refused = run_cli(["features", "merge", str(tmp_path / "store"), str(tmp_path / "store"), "--out",
+                       str(tmp_path / "merged")], cwd=tmp_path, check=False)
+    assert refused.returncode == 2 and "is not complete" in refused.stderr
+
     report = json.loads(run_cli([*args, "--skip-bad", "--json"], cwd=tmp_path).stdout)
     assert report["complete"] and report["skipped_done"] == 3 and [i for i, _ in report["bad"]] == [3]
     store = FeatureStore(tmp_path / "store")
-    assert store.manifest["bad_ids"] == [3] and store.has([1, 3]).tolist() == [True, False]
-    assert store.get([1]).features.shape == (1, 1, 512)
+    assert store.manifest["skipped_ids"] == [3] and store.manifest["failed_ids"] == []
+    assert store.has([1, 3]).tolist() == [True, False] and store.get([1]).features.shape == (1, 1, 512)
+    shown = run_cli(["features", "info", str(tmp_path / "store")], cwd=tmp_path).stdout
+    assert "skipped_ids: 1 [3]" in shown and "complete: True" in shown
 
 
 def test_shards_merge_into_the_whole(tmp_path):

@@ -113,6 +113,7 @@ def features_info(
     from vlkit.features.store import FeatureStore
 
     info = FeatureStore(store).info()
-    lines = [f"{key}: {value}" for key, value in info.items() if key != "bad_ids"]
-    lines.append(f"bad_ids: {len(info.get('bad_ids', []))} {info.get('bad_ids', [])[:10]}")
+    id_lists = ("skipped_ids", "failed_ids", "bad_ids")
+    lines = [f"{key}: {value}" for key, value in info.items() if key not in id_lists]
+    lines += [f"{key}: {len(info[key])} {info[key][:10]}" for key in id_lists if key in info]
     emit(info, as_json, "\n".join(lines))

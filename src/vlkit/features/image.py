@@ -26,7 +26,7 @@ from torchvision import models, transforms
 from tqdm.auto import tqdm
 
 from vlkit.core.errors import VlkitError
-from vlkit.features.store import StoreWriter, fail_on_bad
+from vlkit.features.store import StoreWriter, finish_writing
 
 BACKBONES = {
     "resnet18": (models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1, 512),
@@ -104,6 +104,34 @@ class Backbone(nn.Module):
         return self.body(images)
 
 
+def check_extraction_settings(grid: int, batch_size: int, workers: int, shard: tuple[int, int], device: str,
+                              half: Optional[str]) -> None:
+    """Every setting of an extraction checked before any image is read."""
+    if grid < 1:
+        raise VlkitError(f"--grid must be at least 1 (images are resized to 32 x grid), got {grid}")
+    if batch_size < 1:
+        raise VlkitError(f"--batch-size must be at least 1, got {batch_size}")
+    if workers < 0:
+        raise VlkitError(f"--workers must be 0 or more, got {workers}")
+    index, count = shard
+    if not 0 <= index < count:
+        raise VlkitError(f"--shard {index}/{count}: need 0 <= K < N")
+    try:
+        target = torch.device(device)
+    except RuntimeError as error:
+        raise VlkitError(f"--device {device!r} is not a device (cpu, cuda, cuda:1, ...): {error}") from error
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise VlkitError(f"--device {device}: this machine has no CUDA GPU; use --device cpu")
+    if target.type == "cuda" and target.index is not None and target.index >= torch.cuda.device_count():
+        raise VlkitError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s)")
+    if target.type not in ("cpu", "cuda"):
+        raise VlkitError(f"--device {device!r}: use cpu or cuda[:N]")
+    if half not in (None, "bf16", "fp16"):
+        raise VlkitError(f"--half must be bf16 or fp16, got {half!r}")
+    if half and target.type != "cuda":
+        raise VlkitError("--half needs a GPU (--device cuda); on the CPU features are extracted in float32")
+
+
 def load_backbone(name: str, weights_file: Optional[Path], random_weights: bool) -> tuple[Backbone, str]:
     """The ResNet and the SHA-256 of its weights file ("random" for --random-weights)."""
     if name not in BACKBONES:
@@ -122,8 +150,8 @@ def load_backbone(name: str, weights_file: Optional[Path], random_weights: bool)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         resnet.load_state_dict(state)
-    except (RuntimeError, KeyError, OSError) as error:
-        raise VlkitError(f"{path} is not a {name} state_dict: {error}") from error
+    except Exception as error:  # not a checkpoint at all fails in many ways (pickle, zip, type errors)
+        raise VlkitError(f"{path} is not a {name} state_dict: {str(error).splitlines()[0][:300]}") from error
     return Backbone(resnet).eval(), hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -142,9 +170,8 @@ def extract_image_features(
     shard: tuple[int, int] = (0, 1), device: str = "cpu", half: Optional[str] = None, skip_bad: bool = False,
 ) -> ExtractionReport:
     """Extract features of every image in `images` (or of shard k of n) into the store `out`."""
+    check_extraction_settings(grid, batch_size, workers, shard, device, half)
     index, count = shard
-    if not 0 <= index < count:
-        raise VlkitError(f"--shard {index}/{count}: need 0 <= K < N")
     files = sorted(list_images(images).items())[index::count]
     backbone, weights_hash = load_backbone(model, weights, random_weights)
     dim = BACKBONES[model][2]
@@ -181,6 +208,5 @@ def extract_image_features(
                 writer.write(ids, rows, [rows.shape[1]] * len(ids))
                 report.extracted += len(ids)
             progress.update(len(ids) + len(bad))
-    report.complete = bool(writer.finish([i for i, _ in report.bad])["complete"])
-    fail_on_bad(report.bad, skip_bad)
+    report.complete = bool(finish_writing(writer, report.bad, skip_bad)["complete"])
     return report

@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from vlkit.core.errors import VlkitError
-from vlkit.features.store import FeatureStore, StoreWriter
+from vlkit.features.store import FeatureStore, StoreWriter, skipped_ids
 
 SAME_ACROSS_SHARDS = ("kind", "k_max", "dim", "model", "weights_sha256", "random_weights", "grid", "preprocessing")
 
@@ -33,12 +33,12 @@ def merge_stores(shards: list[Path], out: Path, chunk: int = 1024) -> dict:
     manifest["source"] = sorted({store.manifest.get("source") for store in stores})
     manifest["merged_from"] = [str(p) for p in shards]
     writer = StoreWriter(out, all_ids.tolist(), first["k_max"], first["dim"], first["kind"], manifest)
-    bad = []
+    skipped = []
     for store in stores:
-        bad += store.manifest.get("bad_ids", [])
+        skipped += skipped_ids(store.manifest)
         present = store.ids[store.has(store.ids)]
         for start in tqdm(range(0, len(present), chunk), desc=f"merging {store.directory.name}", unit="chunk"):
             ids = present[start: start + chunk]
             rows = store.get(ids)
             writer.write(ids, rows.features, rows.num_boxes, rows.boxes, rows.image_size)
-    return writer.finish(bad)
+    return writer.finish(skipped, skip_bad=True)

@@ -10,6 +10,7 @@ Both resume: images already stored are skipped. Unreadable files are listed in t
 from __future__ import annotations
 
 import base64
+import binascii
 import csv
 import sys
 import zipfile
@@ -21,9 +22,10 @@ from tqdm.auto import tqdm
 
 from vlkit.core.errors import VlkitError
 from vlkit.features.image import image_id_from_name
-from vlkit.features.store import StoreWriter, fail_on_bad
+from vlkit.features.store import StoreWriter, finish_writing
 
 TSV_FIELDS = ("image_id", "image_w", "image_h", "num_boxes", "boxes", "features")
+TSV_ERRORS = (ValueError, TypeError, binascii.Error)
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
@@ -53,43 +55,78 @@ def _decode_tsv_row(row: dict) -> tuple[int, np.ndarray, np.ndarray, tuple[int, 
     return int(row["image_id"]), features, boxes, (int(row["image_h"]), int(row["image_w"]))
 
 
+NPZ_ERRORS = (ValueError, OSError, KeyError, zipfile.BadZipFile, EOFError)
+
+
+def _check_max_boxes(max_boxes: int) -> None:
+    if max_boxes < 1:
+        raise VlkitError(f"--max-boxes must be at least 1, got {max_boxes}")
+
+
+def _fit(features: np.ndarray, boxes: np.ndarray, dim: int, max_boxes: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The first `max_boxes` rows of one image as (1, K, D) and (1, K, 4); another width D is an error."""
+    if features.ndim != 2 or features.shape[1] != dim:
+        raise ValueError(f"has features of shape {features.shape}, where the store holds (boxes, {dim})")
+    if boxes.shape != (len(features), 4):
+        raise ValueError(f"has boxes of shape {boxes.shape} for {len(features)} feature rows; "
+                         f"expected ({len(features)}, 4)")
+    count = min(len(features), max_boxes)
+    return features[None, :count], boxes[None, :count], count
+
+
 def import_mcan_npz(source: Path, out: Path, max_boxes: int = 100, skip_bad: bool = False) -> dict:
-    """Import a folder of MCAN npz files; returns the store manifest (with bad files listed)."""
+    """Import a folder of MCAN npz files; returns the store manifest (unreadable files recorded)."""
+    _check_max_boxes(max_boxes)
     files = sorted(source.glob("*.npz")) if source.is_dir() else []
     if not files:
         raise VlkitError(f"no .npz files in {source}")
     by_id = {image_id_from_name(f.name): f for f in files}
-    first, _, _ = _read_npz(files[0])
+    dim, errors = None, []
+    for path in files:  # the store's width D is the first readable file's
+        try:
+            dim = _read_npz(path)[0].shape[1]
+            break
+        except NPZ_ERRORS as error:
+            errors.append(f"{path.name}: {error}")
+    if dim is None:
+        raise VlkitError(f"none of the {len(files)} .npz files in {source} can be read, e.g. {'; '.join(errors[:3])}")
     manifest = {"source": str(source.resolve()), "model": "bottom-up-attention (mcan-npz import)",
                 "weights_sha256": None, "random_weights": False, "grid": None,
                 "preprocessing": f"imported from MCAN npz; at most {max_boxes} boxes"}
-    writer = StoreWriter(out, list(by_id), max_boxes, first.shape[1], "regions", manifest)
+    writer = StoreWriter(out, list(by_id), max_boxes, dim, "regions", manifest)
     bad = []
     for image_id in tqdm(writer.pending().tolist(), unit="img", desc="importing npz"):
         try:
             features, boxes, size = _read_npz(by_id[image_id])
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
-            bad.append((image_id, f"{by_id[image_id]}: {error}"))
+            rows, row_boxes, count = _fit(features, boxes, dim, max_boxes)
+        except NPZ_ERRORS as error:
+            bad.append((image_id, f"{by_id[image_id].name}: {error}"))
             continue
-        count = min(len(features), max_boxes)
-        writer.write([image_id], features[None, :count], [count], boxes[None, :count], np.array([size]))
-    return _finish(writer, bad, skip_bad)
+        writer.write([image_id], rows, [count], row_boxes, np.array([size]))
+    return finish_writing(writer, bad, skip_bad)
 
 
 def import_butd_tsv(source: Path, out: Path, max_boxes: int = 100, skip_bad: bool = False) -> dict:
-    """Import one bottom-up-attention TSV file (read twice: ids first, then rows)."""
+    """Import one bottom-up-attention TSV file (read twice: ids and the width D first, then rows)."""
+    _check_max_boxes(max_boxes)
     if not source.is_file():
         raise VlkitError(f"TSV file not found: {source}")
     ids, dim = [], None
-    for row in _tsv_rows(source):
+    for line, row in enumerate(_tsv_rows(source), start=1):
         try:
             ids.append(int(row["image_id"]))
-            if dim is None:
-                dim = _decode_tsv_row(row)[1].shape[1]
         except (TypeError, ValueError) as error:
-            raise VlkitError(f"{source}: a row is not {TSV_FIELDS}: {error}") from error
-    if dim is None:
+            raise VlkitError(f"{source}, line {line}: no image id ({error}); expected the columns "
+                             f"{', '.join(TSV_FIELDS)}") from error
+        if dim is None:
+            try:
+                dim = _decode_tsv_row(row)[1].shape[1]
+            except TSV_ERRORS:
+                continue  # recorded as bad when its turn comes
+    if not ids:
         raise VlkitError(f"{source} holds no rows")
+    if dim is None:
+        raise VlkitError(f"no row of {source} can be decoded (expected {', '.join(TSV_FIELDS)})")
     manifest = {"source": str(source.resolve()), "model": "bottom-up-attention (butd-tsv import)",
                 "weights_sha256": None, "random_weights": False, "grid": None,
                 "preprocessing": f"imported from TSV; at most {max_boxes} boxes"}
@@ -101,15 +138,9 @@ def import_butd_tsv(source: Path, out: Path, max_boxes: int = 100, skip_bad: boo
             continue
         try:
             image_id, features, boxes, size = _decode_tsv_row(row)
-        except (ValueError, TypeError, base64.binascii.Error) as error:
+            rows, row_boxes, count = _fit(features, boxes, dim, max_boxes)
+        except TSV_ERRORS as error:
             bad.append((int(row["image_id"]), f"image {row['image_id']}: {error}"))
             continue
-        count = min(len(features), max_boxes)
-        writer.write([image_id], features[None, :count], [count], boxes[None, :count], np.array([size]))
-    return _finish(writer, bad, skip_bad)
-
-
-def _finish(writer: StoreWriter, bad: list[tuple[int, str]], skip_bad: bool) -> dict:
-    manifest = writer.finish([i for i, _ in bad])
-    fail_on_bad(bad, skip_bad)
-    return manifest
+        writer.write([image_id], rows, [count], row_boxes, np.array([size]))
+    return finish_writing(writer, bad, skip_bad)

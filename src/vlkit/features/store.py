@@ -30,21 +30,43 @@ from vlkit.core.files import write_json_atomic
 
 KINDS = ("grid", "regions", "pooled")
 MANIFEST = "manifest.json"
+ARRAYS = ("features", "num_boxes", "done")
+REGION_ARRAYS = ("boxes", "image_size")
 
 
-def fail_on_bad(bad: list[tuple[int, str]], skip_bad: bool) -> None:
-    """Unless `skip_bad`, raise an error listing the items (id, reason) that could not be read."""
+def finish_writing(writer: "StoreWriter", bad: list[tuple[int, str]], skip_bad: bool) -> dict:
+    """Record the items (id, reason) that could not be read and return the manifest; unless `skip_bad`, a bad
+    item is an error: the store stays incomplete and the next run retries it."""
+    manifest = writer.finish([image_id for image_id, _ in bad], skip_bad)
     if bad and not skip_bad:
-        listed = "\n  ".join(reason for _, reason in bad[:20])
-        raise VlkitError(f"{len(bad)} item(s) could not be read; their rows stay empty (rerun with --skip-bad "
-                         f"to accept that):\n  {listed}")
+        listed = "; ".join(reason for _, reason in bad[:5]) + ("; ..." if len(bad) > 5 else "")
+        raise VlkitError(f"{len(bad)} item(s) could not be read ({listed}); the store is not complete: fix them and "
+                         "rerun to finish it, or rerun with --skip-bad to skip them (the rows done are kept)")
+    return manifest
 
 
 def read_manifest(directory: str | Path) -> dict:
+    """The manifest of a store, after checking that the store's arrays are all there."""
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise VlkitError(f"{directory} is not a vlkit feature store: {MANIFEST} is missing")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except ValueError as error:
+        raise VlkitError(f"{path} is not valid JSON ({error}): the store is damaged") from error
+    if not isinstance(manifest, dict) or manifest.get("kind") not in KINDS:
+        raise VlkitError(f"{path} is not a vlkit feature store manifest (no kind among {', '.join(KINDS)})")
+    names = ["ids", *ARRAYS, *(REGION_ARRAYS if manifest["kind"] == "regions" else ())]
+    missing = [f"{name}.npy" for name in names if not (Path(directory) / f"{name}.npy").is_file()]
+    if missing:
+        raise VlkitError(f"{directory} is not a complete vlkit feature store: {', '.join(missing)} missing "
+                         "(rerun the extraction or import that made it)")
+    return manifest
+
+
+def skipped_ids(manifest: dict) -> list[int]:
+    """Ids accepted as unreadable with --skip-bad (stores of vlkit 0.1 called them bad_ids)."""
+    return list(manifest.get("skipped_ids", manifest.get("bad_ids", [])))
 
 
 @dataclass
@@ -77,9 +99,7 @@ class FeatureStore:
     def arrays(self) -> dict[str, np.ndarray]:
         """The memory-mapped arrays, opened on first use in this process."""
         if self._arrays is None:
-            names = ["features", "num_boxes", "done"]
-            if self.manifest["kind"] == "regions":
-                names += ["boxes", "image_size"]
+            names = [*ARRAYS, *(REGION_ARRAYS if self.manifest["kind"] == "regions" else ())]
             self._arrays = {name: np.load(self.directory / f"{name}.npy", mmap_mode="r") for name in names}
         return self._arrays
 
@@ -151,7 +171,7 @@ class StoreWriter:
             self.ids = ids
             np.save(self.directory / "ids.npy", ids)
             self.manifest = {**identity, "dtype": "float16", "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                             "complete": False, "bad_ids": []}
+                             "complete": False, "skipped_ids": [], "failed_ids": []}
             self._allocate(k_max, dim)
             write_json_atomic(self.directory / MANIFEST, self.manifest)
             mode = "r+"
@@ -190,11 +210,20 @@ class StoreWriter:
         arrays["done"][rows] = True
         arrays["done"].flush()
 
-    def finish(self, bad_ids: Sequence[int] = ()) -> dict:
-        """Record bad ids; mark the store complete when every other row is done. Returns the manifest."""
+    def finish(self, bad: Sequence[int] = (), skip_bad: bool = False) -> dict:
+        """Record the ids that could not be read in this run; returns the manifest.
+
+        With `skip_bad` they are skipped (recorded in `skipped_ids`, the store can be complete without
+        them); otherwise they are `failed_ids`, stay pending for the next run, and the store stays
+        incomplete. The store is complete when every id has a row or was skipped.
+        """
         done = np.asarray(self.arrays["done"])
-        self.manifest["bad_ids"] = sorted(int(i) for i in bad_ids)
-        self.manifest["complete"] = bool((done | np.isin(self.ids, self.manifest["bad_ids"])).all())
+        bad = sorted(int(i) for i in bad)
+        skipped = sorted(set(bad if skip_bad else []) | (set(skipped_ids(self.manifest)) - set(bad)))
+        self.manifest.pop("bad_ids", None)
+        self.manifest["skipped_ids"] = [i for i in skipped if not done[np.searchsorted(self.ids, i)]]
+        self.manifest["failed_ids"] = [] if skip_bad else bad
+        self.manifest["complete"] = bool((done | np.isin(self.ids, self.manifest["skipped_ids"])).all())
         self.manifest["rows_done"] = int(done.sum())
         write_json_atomic(self.directory / MANIFEST, self.manifest)
         return self.manifest

@@ -27,10 +27,12 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from vlkit.core.errors import VlkitError
 from vlkit.core.sampling import PositionDataset, unpack_positions
-from vlkit.features.store import FeatureStore
+from vlkit.core.validation import check_choice
+from vlkit.features.store import FeatureStore, skipped_ids
+from vlkit.text.tokenizers import TOKENIZERS
 from vlkit.text.vocabulary import Vocabulary
 from vlkit.vqa.data.answer_lists import ANSWER_LISTS, soft_targets
-from vlkit.vqa.data.base import QuestionOptions, QuestionsDataModule
+from vlkit.vqa.data.base import QuestionOptions, QuestionsDataModule, report_long_questions
 from vlkit.vqa.data.checks import check_splits
 from vlkit.vqa.data.official_files import VQAAnnotation
 from vlkit.vqa.data.registry import register_dataset
@@ -56,6 +58,12 @@ class VQAData(QuestionOptions):
     tokenizer: str = "mcan"  # question tokens, mcan | pytorch-vqa | words
     version: str = "v2"  # v1 | v2 file names
     legacy_metric: bool = False  # validate with the pre-2021 official evaluator
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice(self, "answers", sorted(ANSWER_LISTS))
+        check_choice(self, "tokenizer", sorted(TOKENIZERS))
+        check_choice(self, "version", ("v1", "v2"))
 
 
 @rank_zero_only
@@ -121,8 +129,6 @@ class VQAFeaturesDataModule(QuestionsDataModule):
             raise VlkitError("data.root must name the folder with the official VQA files (see docs/vqa.md)")
         if not options.features:
             raise VlkitError("data.features must name a feature store (vlkit features extract/import)")
-        if options.answers not in ANSWER_LISTS:
-            raise VlkitError(f"data.answers must be one of {sorted(ANSWER_LISTS)}, got {options.answers!r}")
         self.root = Path(options.root)
         self.store = FeatureStore(options.features)
 
@@ -163,12 +169,18 @@ class VQAFeaturesDataModule(QuestionsDataModule):
         image_ids = np.array([q.image_id for q in questions], dtype=np.int64)
         keep = self.store.has(image_ids)
         if not keep.all():
-            _report(logging.WARNING, "%s: %d question(s) on %d image(s) without features are left out",
-                    split.name, int((~keep).sum()), len(set(image_ids[~keep].tolist())))
+            missing = set(image_ids[~keep].tolist())
+            skipped = missing & set(skipped_ids(self.store.manifest))
+            _report(logging.WARNING, "%s: %d question(s) on %d image(s) without features are left out%s",
+                    split.name, int((~keep).sum()), len(missing),
+                    f" ({len(skipped)} of those images were skipped as unreadable when the store was made, "
+                    f"e.g. {sorted(skipped)[:5]})" if skipped else "")
         questions = [q for q, kept in zip(questions, keep) if kept][:limit]
         if not questions:
             raise VlkitError(f"no question of {split.name} has image features in {self.store.directory}")
-        tokens, lengths = self.vocab.encode_batch([q.question for q in questions], self.config.max_question_len)
+        texts = [q.question for q in questions]
+        report_long_questions(split.name, texts, self.vocab, self.config.max_question_len)
+        tokens, lengths = self.vocab.encode_batch(texts, self.config.max_question_len)
         annotations = [split.annotations[q.question_id] for q in questions] if split.annotations else None
         encoded = EncodedQuestions(
             question_ids=np.array([q.question_id for q in questions], dtype=np.int64),
