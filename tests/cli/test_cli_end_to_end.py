@@ -10,8 +10,8 @@ from PIL import Image
 from conftest import REPO, only_run_dir, read_jsonl, run_cli
 from vlkit.vqa.data.easyvqa_files import default_root
 
-SMALL = ["data.train_subset=1200", "data.eval_subset=300", "data.batch_size=32", "trainer.max_epochs=1",
-         "trainer.progress_bar=false"]
+# the progress bar stays on: with --json, stdout must still hold exactly one JSON object
+SMALL = ["data.train_subset=1200", "data.eval_subset=300", "data.batch_size=32", "trainer.max_epochs=1"]
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +143,33 @@ def test_unknown_override_fails_before_training(tmp_path):
 def test_every_command_has_help_with_an_example(tmp_path):
     for command in (["vqa", "train"], ["vqa", "evaluate"], ["vqa", "predict"], ["runs", "list"]):
         assert "Example:" in run_cli([*command, "--help"], cwd=tmp_path).stdout
+
+
+def test_attention_is_written_exactly_where_asked_and_never_over_an_input(trained_run, tmp_path):
+    work, summary = trained_run
+    image = tmp_path / "shape.png"
+    shutil.copy(default_root() / "test" / "images" / "3.png", image)
+    before = image.read_bytes()
+    ask = ["vqa", "predict", summary["run_dir"], "--image", str(image), "--question", "what color is the shape?"]
+    for target, says in ((image, "is an input of this command"), (tmp_path / "attmap", "must end in .png"),
+                         (tmp_path / "notes.txt", "must end in .png"), (tmp_path, "is a folder")):
+        result = run_cli([*ask, "--attention", str(target)], cwd=work, check=False)
+        assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr, target
+    assert image.read_bytes() == before and not (tmp_path / "attmap.png").exists()
+    assert not tmp_path.with_suffix(".png").exists()
+    drawn = tmp_path / "figures" / "att.pdf"
+    result = run_cli([*ask, "--attention", str(drawn), "--json"], cwd=work)
+    assert json.loads(result.stdout)["attention"] == str(drawn) and drawn.read_bytes().startswith(b"%PDF")
+
+
+def test_questions_as_people_type_them(trained_run):
+    work, summary = trained_run
+    image = str(default_root() / "test" / "images" / "4.png")
+    ask = ["vqa", "predict", summary["run_dir"], "--image", image, "--question"]
+    chinese = run_cli([*ask, "形状是什么颜色"], cwd=work, check=False)
+    assert chinese.returncode == 2 and "has no known words: ['形状是什么颜色']" in chinese.stderr
+    punctuation = run_cli([*ask, "?!"], cwd=work, check=False)
+    assert punctuation.returncode == 2 and "has no words" in punctuation.stderr
+    long = run_cli([*ask, "what color is the shape " + "please " * 40], cwd=work)
+    assert "reads the first 16 words of a question; the last 29 were not read" in long.stderr
+    assert len(long.stdout.strip().splitlines()) == 5

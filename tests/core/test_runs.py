@@ -39,3 +39,30 @@ def test_resolve_run_by_path_or_name(tmp_path):
     assert resolve_run(run.name, tmp_path) == run
     with pytest.raises(VlkitError, match="not found"):
         resolve_run("nothing", tmp_path)
+
+
+def test_an_unreadable_run_is_listed_as_unreadable_and_the_others_still_are(tmp_path):
+    good = create_run_dir(tmp_path, "vqa", "good")
+    (good / "config.yaml").write_text("task: vqa\n")
+    write_metadata(good, "vqa", "finished")
+    faults = {"list": ("run.json", "[1, 2]"), "number": ("run.json", '{"status": 3}'),
+              "summary": ("summary.json", "{not json")}
+    for name, (file, text) in faults.items():
+        run = create_run_dir(tmp_path, "vqa", name)
+        (run / "config.yaml").write_text("task: vqa\n")
+        write_metadata(run, "vqa", "finished")
+        (run / file).write_text(text)
+    infos = {info.path.name.split("-")[0]: info for info in list_runs(tmp_path)}
+    assert infos["good"].status == "finished"
+    assert all(infos[name].status.startswith("unreadable") for name in faults), infos
+
+
+def test_an_unfinished_run_shows_its_best_validation_value_so_far(tmp_path):
+    run = create_run_dir(tmp_path, "vqa", "r")
+    (run / "config.yaml").write_text("task: vqa\n")
+    write_metadata(run, "vqa", "interrupted", monitor="val/acc", monitor_mode="max")
+    (run / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "val/acc": v}) + "\n"
+                                               for e, v in enumerate([40.0, 61.5, 55.0])))
+    [info] = list_runs(tmp_path)
+    assert (info.status, info.epochs, info.monitor, info.best_metric, info.test_metric) == \
+        ("interrupted", 3, "val/acc", 61.5, None)

@@ -60,3 +60,17 @@ def test_first_appearance_vocabulary():
     vocab = Vocabulary.in_first_appearance_order(["B a?", "c, a-b"])
     assert vocab.itos == ["<pad>", "<unk>", "b", "a", "c"]
     assert vocab.encode("What's a-b?", 5) == [1, 3, 2]  # MCAN tokens: whats (unknown), a, b
+
+
+def test_vlkits_tokens_keep_accents_and_every_script_and_match_both_unicode_forms_of_a_letter():
+    composed, decomposed = "Est-ce un café ?", "Est-ce un cafe\u0301 ?"
+    assert tokenize(composed) == tokenize(decomposed) == ["est", "ce", "un", "café"]
+    assert tokenize("形状是什么颜色?") == ["形状是什么颜色"]  # no spaces in Chinese: one token
+    assert tokenize("Is it the dog's ball_2?") == ["is", "it", "the", "dog's", "ball", "2"]
+
+
+def test_the_reference_tokenisers_keep_their_exact_rules():
+    from vlkit.text.tokenizers import mcan_tokenize, pytorch_vqa_tokenize
+
+    assert mcan_tokenize("Is the café open?") == ["is", "the", "café", "open"]
+    assert pytorch_vqa_tokenize("Is the café open?") == ["is", "the", "café", "open"]

@@ -111,3 +111,30 @@ def test_a_run_config_saved_by_vlkit_0_1_loads_with_its_dataset_keys_only(tmp_pa
     (run / "config.yaml").write_text(yaml.safe_dump({**saved, "data": {**saved["data"], "colour": "red"}}))
     with pytest.raises(VlkitError, match="'data.colour'"):
         load_run_config(VQATask(), run)
+
+
+@pytest.mark.parametrize("overrides, says", [
+    (["data.val_fraction=1"], "data.val_fraction=1.0: must be a number in (0, 1)"),
+    (["data.image_size=4"], "data.image_size=4: must be at least 8: the CNN halves it 3 times"),
+    (["data.max_question_len=0"], "data.max_question_len=0: must be a whole number >= 1"),
+    (["model.hidden_dim=0"], "model.hidden_dim=0: must be a whole number >= 1"),
+    (["model.dropout=1.5"], "model.dropout=1.5: must be a number in [0, 1)"),
+    (["model.cnn_channels=[]"], "model.cnn_channels=[]: must be a non-empty list of whole numbers >= 1"),
+    (["data.dataset=vqa", "model.name=mcan_small", "model.heads=7"], "model.hidden_size=512: must be a multiple"),
+    (["data.dataset=vqa", "model.name=bow", "data.answers=mine"], "data.answers='mine': must be one of mcan"),
+    (["data.dataset=vqa", "model.name=bow", "data.version=v3"], "data.version='v3': must be one of v1, v2"),
+])
+def test_a_bad_vqa_value_is_refused_with_its_key(overrides, says):
+    with pytest.raises(VlkitError) as error:
+        vqa_config(*overrides)
+    assert says in str(error.value)
+
+
+def test_a_data_error_is_found_before_the_run_directory_is_made(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli(["vqa", "train", "--config", str(REPO / "configs/vqa/qguided_att_vqa2.yaml"),
+                      f"data.root={tmp_path / 'nowhere'}", f"data.features={tmp_path / 'no-store'}",
+                      f"run.root={tmp_path / 'runs'}"], cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "is not a vlkit feature store" in result.stderr
+    assert not (tmp_path / "runs").exists()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 
-from vlkit.cli.output import emit
+from vlkit.cli.output import emit, progress_on_stderr
 from vlkit.core.errors import VlkitError
 
 if TYPE_CHECKING:
@@ -41,7 +41,8 @@ def add_train_and_evaluate(app: typer.Typer, load_task: Callable[[], "Task"], *,
             resolved = load_run_config(task, resume_dir, overrides or [])
         else:
             resolved = load_config(task, config, overrides or [])
-        summary = fit(task, resolved, resume_dir)
+        with progress_on_stderr():
+            summary = fit(task, resolved, resume_dir)
         if summary is not None:
             best_epoch = "" if summary["best_epoch"] is None else \
                 f" (epoch {summary['best_epoch'] + 1} of {summary['epochs_trained']}, counted from 1)"
@@ -63,5 +64,6 @@ def add_train_and_evaluate(app: typer.Typer, load_task: Callable[[], "Task"], *,
         from vlkit.core.runs import resolve_run
 
         task = load_task()
-        report = evaluate_run(task, resolve_run(run, runs_root), split, checkpoint, overrides or [], results_out)
+        with progress_on_stderr():
+            report = evaluate_run(task, resolve_run(run, runs_root), split, checkpoint, overrides or [], results_out)
         emit(report, as_json, task.format_report(report))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from vlkit.cli.output import emit
+from vlkit.cli.output import emit, progress_on_stderr
 from vlkit.cli.training import add_train_and_evaluate
 from vlkit.core.errors import VlkitError
 
@@ -50,15 +50,22 @@ def vqa_predict(
     Example: vlkit vqa predict RUN --image shape.png --question "what color is the shape?" --attention att.png
     """
     from vlkit.core.runs import resolve_run
+    from vlkit.vision.attention_figure import check_figure_path
 
-    task = load_task()
-    predictor = task.predictor_class.open(task, resolve_run(run, runs_root))
-    result = predictor.answer(image, question, top_k)
     if attention is not None:
-        predictor.save_attention(result, attention)
+        check_figure_path(attention, inputs=[image])
+    task = load_task()
+    with progress_on_stderr():
+        predictor = task.predictor_class.open(task, resolve_run(run, runs_root))
+        result = predictor.answer(image, question, top_k)
+        if attention is not None:
+            predictor.save_attention(result, attention)
     if result.unknown_words:
         typer.echo(f"warning: words not in the training vocabulary (read as <unk>): {result.unknown_words}",
                    err=True)
+    if result.dropped_words:
+        typer.echo(f"warning: the model reads the first {predictor.max_question_len} words of a question; the last "
+                   f"{result.dropped_words} were not read", err=True)
     payload = {"question": question, "answers": [{"answer": a, "probability": p} for a, p in result.answers],
                "unknown_words": result.unknown_words, "attention": str(attention) if attention else None}
     lines = [f"{answer:<12} {probability:7.2%}" for answer, probability in result.answers]
@@ -82,7 +89,8 @@ def vqa_score(
     """
     from vlkit.vqa.metrics.score_files import score_files
 
-    report = score_files(questions, annotations, results, legacy)
+    with progress_on_stderr():
+        report = score_files(questions, annotations, results, legacy)
     lines = [f"overall accuracy: {report['overall']:.2f}" + (" (legacy evaluator)" if legacy else ""),
              "per answer type:"]
     lines += [f"  {name:<10} {value:6.2f}" for name, value in sorted(report["perAnswerType"].items())]

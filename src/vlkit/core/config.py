@@ -1,6 +1,6 @@
 """Typed experiment configuration: the generic sections, the task's sections, YAML files and `key=value` overrides.
 
-Every experiment has the generic sections `run`, `optim` and `trainer` (below), plus its task's
+Every experiment has the generic sections `run`, `optim` and `trainer` (`config_sections`), plus its task's
 sections: `data` (its keys are the options dataclass of the dataset named by `data.dataset`),
 `model` (the options dataclass of the model named by `model.name`) and any fixed section the task
 declares (VQA: `image_encoder`). Values come from the defaults, then a YAML file, then `key=value`
@@ -24,60 +24,13 @@ from omegaconf.errors import (
     ValidationError,
 )
 
-from vlkit.core.errors import VlkitError
+from vlkit.core.config_sections import OptimConfig, RunConfig, TrainerConfig
+from vlkit.core.errors import InvalidValue, VlkitError
 from vlkit.core.files import write_text_atomic
 from vlkit.core.registry import DatasetEntry, ModelEntry, Registry
 
 if TYPE_CHECKING:
     from vlkit.core.task import Task
-
-
-@dataclass
-class RunConfig:
-    """Where the run directory goes: `<root>/<task>/<name>-<timestamp>/` (the task sets the default name)."""
-
-    root: str = "runs"
-    name: str = "run"
-
-
-@dataclass
-class OptimConfig:
-    """Adam with an optional linear warm-up and a step decay at fixed epochs (0-based epoch indices).
-
-    Epoch e < lr_warmup_epochs runs at lr x (e + 1) / (lr_warmup_epochs + 1) (MCAN: 3 -> 1/4, 2/4, 3/4);
-    each epoch listed in lr_decay_epochs multiplies the rate by lr_decay_factor from then on. Or,
-    instead, lr_halflife_steps halves the rate continuously every that many optimiser steps.
-    """
-
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = 1e-8
-    lr_warmup_epochs: int = 0
-    lr_decay_epochs: list[int] = field(default_factory=list)
-    lr_decay_factor: float = 0.1
-    lr_halflife_steps: Optional[int] = None  # lr x 0.5^(step / halflife) per optimiser step (pytorch-vqa)
-
-
-@dataclass
-class TrainerConfig:
-    """Lightning Trainer settings: DDP, precision and accumulation are config changes only."""
-
-    max_epochs: int = 20
-    patience: int = 3  # early stopping: epochs without a better validation metric
-    min_delta: float = 0.0
-    precision: str = "32"  # 32 | bf16-mixed | 16-mixed
-    accelerator: str = "auto"
-    devices: Any = 1
-    num_nodes: int = 1
-    strategy: str = "auto"  # e.g. ddp
-    accumulate_grad_batches: int = 1
-    gradient_clip_val: Optional[float] = None
-    seed: int = 0
-    deterministic: bool = False
-    progress_bar: bool = True
-    log_every_n_steps: int = 50
-    threads: Optional[int] = None  # torch intra-op threads; None keeps torch's default
 
 
 @dataclass
@@ -140,6 +93,10 @@ def resolve_config(task: "Task", layers: list[tuple[str, DictConfig]]) -> Config
     for source, values in layers:
         _check_sections_are_mappings(merged, values, source)
         merged = _merge(merged, values, source)
+    try:
+        OmegaConf.resolve(merged)
+    except OmegaConfBaseException as error:  # an interpolation ${...} that names nothing
+        raise VlkitError(f"cannot resolve the config: {str(error).splitlines()[0]}") from error
     if merged.task != task.name:
         raise VlkitError(f"this config is for task {merged.task!r}, not {task.name!r}: "
                          f"run it with vlkit {merged.task} ..., or set task: {task.name}")
@@ -147,12 +104,12 @@ def resolve_config(task: "Task", layers: list[tuple[str, DictConfig]]) -> Config
     model_entry, model = _resolve_selected(merged, "model", task.models)
     config = Config(
         task=task.name,
-        run=OmegaConf.to_object(merged.run),
+        run=_to_object(merged.run, "run"),
         data=data,
         model=model,
-        optim=OmegaConf.to_object(merged.optim),
-        trainer=OmegaConf.to_object(merged.trainer),
-        sections={name: OmegaConf.to_object(merged[name]) for name in task.sections},
+        optim=_to_object(merged.optim, "optim"),
+        trainer=_to_object(merged.trainer, "trainer"),
+        sections={name: _to_object(merged[name], name) for name in task.sections},
         data_entry=data_entry,
         model_entry=model_entry,
     )
@@ -172,7 +129,10 @@ def read_yaml(path: Path) -> DictConfig:
     try:
         loaded = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise VlkitError(f"config file {path} is not valid YAML: {error}") from error
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise VlkitError(f"config file {path} is not valid YAML{where}: {problem}") from error
     if not isinstance(loaded, dict):
         raise VlkitError(f"config file {path} must hold a mapping of sections, found {type(loaded).__name__}")
     return OmegaConf.create(loaded)
@@ -185,8 +145,8 @@ def parse_overrides(overrides: list[str]) -> DictConfig:
             raise VlkitError(f"override {item!r} is not of the form key=value (e.g. trainer.max_epochs=5)")
     try:
         return OmegaConf.from_dotlist(list(overrides))
-    except OmegaConfBaseException as error:
-        raise VlkitError(f"cannot parse overrides {overrides}: {error}") from error
+    except (OmegaConfBaseException, yaml.YAMLError) as error:
+        raise VlkitError(f"cannot parse overrides {overrides}: {str(error).splitlines()[0]}") from error
 
 
 def _schema(task: "Task") -> type:
@@ -205,8 +165,8 @@ def _schema(task: "Task") -> type:
 
 
 def _check_sections_are_mappings(schema: DictConfig, values: DictConfig, source: str) -> None:
-    for name, value in values.items():
-        if name in schema and isinstance(schema[name], DictConfig) and not isinstance(value, DictConfig):
+    for name, value in OmegaConf.to_container(values, resolve=False).items():
+        if name in schema and isinstance(schema[name], DictConfig) and not isinstance(value, dict):
             raise VlkitError(f"config section {name!r} in {source} must be a mapping of keys "
                              f"(e.g. {name}.<key>=value), got {value!r}")
 
@@ -224,7 +184,15 @@ def _resolve_selected(merged: DictConfig, section: str, registry: Registry) -> t
     entry = registry.get(name)
     options = _merge(OmegaConf.structured(entry.options), values, f"{registry.kind} {name!r} options",
                      section=section, extra_keys=(selector,))
-    return entry, OmegaConf.to_object(options)
+    return entry, _to_object(options, section)
+
+
+def _to_object(node: DictConfig, section: str) -> Any:
+    """The dataclass instance of a config section; a value its `__post_init__` refuses names the full key."""
+    try:
+        return OmegaConf.to_object(node)
+    except InvalidValue as error:
+        raise error.in_section(section) from None
 
 
 def _merge(base: DictConfig, update: Any, source: str, section: str = "", extra_keys: tuple[str, ...] = ()
@@ -238,7 +206,7 @@ def _merge(base: DictConfig, update: Any, source: str, section: str = "", extra_
                          f"{_valid_keys(base, key, section, extra_keys)}") from error
     except ValidationError as error:
         key = _full_key(error, section)
-        raise VlkitError(f"invalid value for {key!r} in {source}: {error.msg}") from error
+        raise VlkitError(f"invalid value for {key!r} in {source}: {error.msg.splitlines()[0]}") from error
 
 
 def _full_key(error: OmegaConfBaseException, section: str) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import (
@@ -14,9 +16,12 @@ from lightning.pytorch.callbacks import (
     TQDMProgressBar,
 )
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.trainer.states import TrainerStatus
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from vlkit.core.config import TrainerConfig
+from vlkit.core.config_sections import TrainerConfig
 from vlkit.core.epoch_metrics import append_epoch
+from vlkit.core.errors import Interrupted
 from vlkit.core.sampling import batch_size
 
 
@@ -98,3 +103,28 @@ def build_trainer(trainer_config: TrainerConfig, run_dir: Path, monitor: str, mo
         callbacks=callbacks,
         logger=loggers,
     )
+
+
+def run_fit(trainer: pl.Trainer, module: pl.LightningModule, datamodule: pl.LightningDataModule,
+            checkpoint_path: Optional[Path]) -> None:
+    """`trainer.fit`, with Lightning's ways of stopping on a signal turned into `Interrupted`.
+
+    During fit Lightning handles SIGTERM itself (it finishes the step, stops the DDP processes and
+    raises SIGTERMException); the SIGTERM handler in place before is set aside meanwhile, so that it
+    does not stop the step half-way. Ctrl-C makes Lightning shut down and exit with status 1.
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM)
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint_path)
+    except SIGTERMException:
+        raise Interrupted("SIGTERM", 128 + signal.SIGTERM) from None
+    except SystemExit:
+        if trainer.state.status == TrainerStatus.INTERRUPTED:
+            raise Interrupted("Ctrl-C", 128 + signal.SIGINT) from None
+        raise
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -19,14 +19,14 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from vlkit.core.config import Config, save_config
-from vlkit.core.engine import build_trainer
+from vlkit.core.engine import build_trainer, run_fit
 from vlkit.core.epoch_metrics import drop_epochs_after, read_epoch_metrics
-from vlkit.core.errors import VlkitError
+from vlkit.core.errors import Interrupted, VlkitError
 from vlkit.core.evaluate import predict_split, report_split
 from vlkit.core.files import write_json_atomic
 from vlkit.core.module import TaskModule
 from vlkit.core.predictor import load_weights
-from vlkit.core.runs import RUN_DIR_ENV, create_run_dir, write_metadata
+from vlkit.core.runs import RUN_DIR_ENV, create_run_dir, record_resume, write_metadata
 from vlkit.core.task import Task, TaskDataModule
 
 log = logging.getLogger("vlkit")
@@ -36,47 +36,47 @@ def fit(task: Task, config: Config, resume_dir: Optional[Path] = None) -> Option
     """Train, keep best/last checkpoints, then score best.ckpt on the test split.
 
     Returns the run summary on global rank 0 (None on the other ranks). With `resume_dir`, training
-    continues from its `last.ckpt` (the last finished epoch).
+    continues from its `last.ckpt` (the last finished epoch). The data are read and checked before
+    the run directory is made, so a data error leaves nothing behind. SIGTERM and Ctrl-C mark the
+    run "interrupted" and raise `Interrupted`; any other error marks it "failed".
     """
     if config.trainer.threads:
         torch.set_num_threads(config.trainer.threads)
     pl.seed_everything(config.trainer.seed, workers=True, verbose=False)
     is_global_zero = rank_zero_only.rank == 0
-    checkpoint_path = None
-    if resume_dir is not None:
-        checkpoint_path = resume_dir / "last.ckpt"
-        if not checkpoint_path.is_file():
-            raise VlkitError(f"cannot resume {resume_dir}: it has no last.ckpt (no epoch finished before it stopped)")
-        run_dir = resume_dir
-        vocabularies = task.read_run_files(run_dir)
-    else:
-        run_dir = create_run_dir(config.run.root, task.name, config.run.name)
-        vocabularies = None
-
-    datamodule = task.build_datamodule(config, vocabularies)
+    checkpoint_path = resume_dir / "last.ckpt" if resume_dir is not None else None
+    if checkpoint_path is not None and not checkpoint_path.is_file():
+        raise VlkitError(f"cannot resume {resume_dir}: it has no last.ckpt (no epoch finished before it stopped)")
+    datamodule = task.build_datamodule(config, task.read_run_files(resume_dir) if resume_dir is not None else None)
     datamodule.setup("fit")
+    run_dir = resume_dir or create_run_dir(config.run.root, task.name, config.run.name)
     if is_global_zero:
         _write_run_files(task, run_dir, config, datamodule, resuming=resume_dir is not None)
         if checkpoint_path is not None:
             drop_epochs_after(run_dir, torch.load(checkpoint_path, map_location="cpu", weights_only=True)["epoch"])
         log.info("run directory: %s", run_dir)
-
-    module = task.build_module(config, datamodule.vocabularies, fresh=resume_dir is None)
-    trainer = build_trainer(config.trainer, run_dir, monitor=task.monitor, mode=task.monitor_mode)
     os.environ[RUN_DIR_ENV] = str(run_dir)  # DDP child processes re-run this command: same directory
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint_path)
+        module = task.build_module(config, datamodule.vocabularies, fresh=resume_dir is None)
+        trainer = build_trainer(config.trainer, run_dir, monitor=task.monitor, mode=task.monitor_mode)
+        run_fit(trainer, module, datamodule, checkpoint_path)
+        return _finish(task, run_dir, config, datamodule, module, trainer)
+    except (Interrupted, KeyboardInterrupt) as error:
+        exit_code, cause = (error.exit_code, str(error)) if isinstance(error, Interrupted) else (130, "Ctrl-C")
+        if is_global_zero:
+            write_metadata(run_dir, task.name, "interrupted", interrupted_by=cause)
+        if (run_dir / "last.ckpt").is_file():
+            advice = (f"last.ckpt holds the last finished epoch: continue with vlkit {task.name} train "
+                      f"--resume {run_dir}")
+        else:
+            advice = f"no epoch had finished, so there is nothing to resume in {run_dir}: train again"
+        raise Interrupted(f"training stopped by {cause}; {advice}", exit_code) from None
     except BaseException as error:
         if is_global_zero:
             write_metadata(run_dir, task.name, "failed", error=f"{type(error).__name__}: {error}")
         raise
     finally:
         os.environ.pop(RUN_DIR_ENV, None)
-    if trainer.interrupted:
-        if is_global_zero:
-            write_metadata(run_dir, task.name, "interrupted")
-        raise VlkitError(f"training interrupted; continue it with: vlkit {task.name} train --resume {run_dir}")
-    return _finish(task, run_dir, config, datamodule, module, trainer)
 
 
 def _write_run_files(task: Task, run_dir: Path, config: Config, datamodule: TaskDataModule, resuming: bool) -> None:
@@ -84,9 +84,11 @@ def _write_run_files(task: Task, run_dir: Path, config: Config, datamodule: Task
     save_config(config, run_dir / "config.yaml")
     if datamodule.check_report is not None:
         write_json_atomic(run_dir / "data_check.json", datamodule.check_report)
-    if not resuming:
+    if resuming:
+        record_resume(run_dir)
+    else:
         task.write_run_files(run_dir, datamodule.vocabularies)
-    write_metadata(run_dir, task.name, "running")
+    write_metadata(run_dir, task.name, "running", monitor=task.monitor, monitor_mode=task.monitor_mode)
 
 
 def _finish(task: Task, run_dir: Path, config: Config, datamodule: TaskDataModule, module: TaskModule,

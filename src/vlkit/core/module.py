@@ -15,7 +15,8 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from vlkit.core.config import Config, OptimConfig
+from vlkit.core.config import Config
+from vlkit.core.config_sections import OptimConfig
 from vlkit.core.errors import VlkitError
 from vlkit.core.predictions import IndexedPredictions
 from vlkit.core.sampling import batch_size
@@ -76,9 +77,7 @@ class TaskModule(pl.LightningModule):
         optimizer = torch.optim.Adam(
             self.parameters(), lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps, weight_decay=optim.weight_decay
         )
-        if optim.lr_halflife_steps:
-            if optim.lr_decay_epochs or optim.lr_warmup_epochs:
-                raise VlkitError("optim.lr_halflife_steps excludes optim.lr_warmup_epochs and optim.lr_decay_epochs")
+        if optim.lr_halflife_steps:  # excludes the epoch schedules (checked by OptimConfig)
             halving = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 ** (step / optim.lr_halflife_steps))
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": halving, "interval": "step"}}
         if not optim.lr_decay_epochs and not optim.lr_warmup_epochs:

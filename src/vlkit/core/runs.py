@@ -85,12 +85,21 @@ def write_metadata(run_dir: Path, task: str, status: str, **extra: Any) -> None:
     write_json_atomic(path, metadata)
 
 
+def record_resume(run_dir: Path) -> None:
+    """Add this command and the time to the `resumes` list of `run.json`."""
+    metadata = read_metadata(run_dir)
+    resumes = list(metadata.get("resumes") or [])
+    resumes.append({"command": sys.argv, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "host": socket.gethostname()})
+    write_json_atomic(run_dir / "run.json", {**metadata, "resumes": resumes})
+
+
 def read_metadata(run_dir: Path) -> dict:
-    path = run_dir / "run.json"
+    """`run.json` of a run; {} when it is missing or not a JSON object."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        metadata = json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
         return {}
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def resolve_run(run: str | Path, root: str | Path = "runs") -> Path:
@@ -122,31 +131,47 @@ class RunInfo:
 
 
 def list_runs(root: str | Path = "runs") -> list[RunInfo]:
-    """Every run under `root`, oldest first."""
-    infos = []
-    for config in sorted(Path(root).glob("*/*/config.yaml")):
-        run_dir = config.parent
-        metadata = read_metadata(run_dir)
-        summary_path = run_dir / "summary.json"
-        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-        metric = summary.get("primary_metric", PRIMARY_METRIC_BEFORE_0_2) if summary else None
-        infos.append(RunInfo(
-            path=run_dir,
-            task=metadata.get("task", run_dir.parent.name),
-            status=_effective_status(metadata),
-            created=metadata.get("created", ""),
-            epochs=len(read_epoch_metrics(run_dir)),
-            monitor=summary.get("monitor"),
-            best_metric=summary.get("best_val_metric"),
-            metric=metric,
-            test_metric=summary.get("test", {}).get(metric),
-        ))
+    """Every run under `root`, oldest first. A run whose files cannot be read is listed as unreadable."""
+    infos = [_run_info(config.parent) for config in sorted(Path(root).glob("*/*/config.yaml"))]
     return sorted(infos, key=lambda info: (info.created, str(info.path)))
+
+
+def _run_info(run_dir: Path) -> RunInfo:
+    """One run's line; the best validation value of an unfinished run comes from its metrics so far."""
+    try:
+        metadata = _read_object(run_dir / "run.json")
+        summary = _read_object(run_dir / "summary.json")
+        status = _effective_status(metadata)
+        rows = read_epoch_metrics(run_dir)
+        monitor = summary.get("monitor", metadata.get("monitor"))
+        best = summary.get("best_val_metric")
+        if best is None and monitor is not None:
+            values = [row[monitor] for row in rows if isinstance(row.get(monitor), (int, float))]
+            pick = min if metadata.get("monitor_mode") == "min" else max
+            best = pick(values) if values else None
+        metric = summary.get("primary_metric", PRIMARY_METRIC_BEFORE_0_2) if summary else None
+        test = summary.get("test") or {}
+        return RunInfo(run_dir, str(metadata.get("task", run_dir.parent.name)), status,
+                       str(metadata.get("created", "")), len(rows), monitor, best, metric, test.get(metric))
+    except (ValueError, TypeError, AttributeError, OSError) as error:
+        return RunInfo(run_dir, run_dir.parent.name, f"unreadable ({error})"[:80], "", 0, None, None, None, None)
+
+
+def _read_object(path: Path) -> dict:
+    """A JSON object file of a run; {} when it does not exist; ValueError when it is not a JSON object."""
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name} holds a {type(data).__name__}, not an object")
+    return data
 
 
 def _effective_status(metadata: dict) -> str:
     """A 'running' run whose process is gone on this host was interrupted (killed or crashed)."""
     status = metadata.get("status", "unknown")
+    if not isinstance(status, str):
+        raise ValueError(f"run.json has status {status!r}")
     if status == "running" and metadata.get("host") == socket.gethostname():
         try:
             os.kill(int(metadata.get("pid", -1)), 0)

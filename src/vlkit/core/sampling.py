@@ -20,6 +20,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from vlkit.core.validation import check_non_negative, check_positive_int
+
 
 @dataclass
 class LoaderOptions:
@@ -29,6 +31,10 @@ class LoaderOptions:
     eval_batch_size: int = 256
     num_workers: int = 0
     group_by_image: bool = True  # batch the items of one image together: each image encoded once
+
+    def __post_init__(self) -> None:
+        check_positive_int(self, "batch_size", "eval_batch_size")
+        check_non_negative(self, "num_workers")
 
 
 def distributed_rank_and_size() -> tuple[int, int]:

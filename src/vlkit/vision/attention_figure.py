@@ -11,10 +11,27 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from vlkit.core.errors import VlkitError  # noqa: E402
+
+FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+
+
+def check_figure_path(path: Path, inputs: list[Path]) -> None:
+    """A figure is written exactly at `path`: a file name with a figure suffix, never a folder or an input."""
+    path = Path(path)
+    if path.is_dir():
+        raise VlkitError(f"{path} is a folder; give the figure a file name, e.g. {path / 'attention.png'}")
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise VlkitError(f"cannot write a figure to {path}: its name must end in {', '.join(FIGURE_SUFFIXES)}")
+    for source in inputs:
+        if path.exists() and Path(source).exists() and path.samefile(source):
+            raise VlkitError(f"{path} is an input of this command; write the figure to another file")
+
 
 def save_attention_figure(image: np.ndarray, attention: np.ndarray, question: str,
                           answers: list[tuple[str, float]], path: Path) -> None:
-    """Save a PNG: the image, then each glimpse's attention (G, h, w) upsampled and overlaid on it."""
+    """Save a figure at `path` (its suffix picks the format: see `check_figure_path`): the image, then each
+    glimpse's attention (G, h, w) upsampled and overlaid on it."""
     height, width = image.shape[:2]
     glimpses = attention.shape[0]
     figure, axes = plt.subplots(1, glimpses + 1, figsize=(3.2 * (glimpses + 1), 3.6), squeeze=False)

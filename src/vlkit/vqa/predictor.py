@@ -11,7 +11,7 @@ import torch
 
 from vlkit.core.errors import VlkitError
 from vlkit.core.predictor import Predictor, TrainedRun
-from vlkit.vision.attention_figure import save_attention_figure
+from vlkit.vision.attention_figure import check_figure_path, save_attention_figure
 from vlkit.vision.images import load_rgb
 
 
@@ -24,6 +24,7 @@ class Prediction:
     answers: list[tuple[str, float]]
     unknown_words: list[str]
     attention: Optional[torch.Tensor]  # (G, h, w); None for models without image attention (bow, ...)
+    dropped_words: int = 0  # words past the model's maximum question length (data.max_question_len), not read
 
 
 class VQAPredictor(Predictor):
@@ -47,8 +48,13 @@ class VQAPredictor(Predictor):
             raise VlkitError("the question is empty")
         if top_k < 1:
             raise VlkitError(f"--top-k must be at least 1, got {top_k}")
-        if not self.vocab.encode(question, self.max_question_len):
+        words = self.vocab.tokenize(question)
+        if not words:
             raise VlkitError(f"question {question!r} has no words")
+        unknown = self.vocab.unknown_words(question)
+        if len(unknown) == len(words):
+            raise VlkitError(f"question {question!r} has no known words: {unknown} are all outside the "
+                             f"vocabulary of {self.trained.run_dir} ({len(self.vocab)} words)")
         pixels = load_rgb(image, self.image_size)  # (H, W, 3) uint8
         tokens, lengths = self.vocab.encode_batch([question], self.max_question_len)
         batch = {
@@ -62,12 +68,13 @@ class VQAPredictor(Predictor):
         top = torch.topk(probabilities, k=min(top_k, len(self.answers)))
         answers = [(self.answers[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
         attention = output["attention"][0].cpu() if "attention" in output else None
-        return Prediction(question, pixels, answers, self.vocab.unknown_words(question), attention)
+        return Prediction(question, pixels, answers, unknown, attention, max(0, len(words) - self.max_question_len))
 
     def save_attention(self, prediction: Prediction, path: Path) -> None:
         """Draw the prediction's attention over its image as a PNG at `path`."""
         if prediction.attention is None:
             raise VlkitError(f"model {self.trained.config.model_entry.name!r} has no attention over the image to "
                              "draw; leave out --attention")
+        check_figure_path(path, inputs=[])
         save_attention_figure(prediction.image, prediction.attention.numpy(), prediction.question,
                               prediction.answers, path)

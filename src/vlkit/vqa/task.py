@@ -16,8 +16,9 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
 
 from vlkit.core.config import Config
-from vlkit.core.errors import VlkitError
+from vlkit.core.errors import InvalidValue, VlkitError
 from vlkit.core.task import Task
+from vlkit.core.validation import check_fraction, check_positive_int, check_positive_ints
 from vlkit.text.glove import initialise_embedding
 from vlkit.vision.end_to_end import EndToEndFeatures, check_cnn_width
 from vlkit.vqa.data import easyvqa_module, features_module  # noqa: F401  (registers both datasets)
@@ -45,6 +46,9 @@ class ImageEncoderConfig:
 
     cnn_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
 
+    def __post_init__(self) -> None:
+        check_positive_ints(self, "cnn_channels")
+
 
 class VQATask(Task):
     """VQA: questions about images (or image features) answered by classifying over an answer list."""
@@ -64,8 +68,12 @@ class VQATask(Task):
     predictor_class = VQAPredictor
 
     def validate_config(self, config: Config) -> None:
-        """A model must read what the dataset yields, or features an image dataset can make end to end
-        (with a CNN as wide as the features the model reads)."""
+        """Model options in range; a model must read what the dataset yields, or features an image dataset
+        can make end to end (with a CNN as wide as the features the model reads, on images it can halve)."""
+        try:
+            check_model_options(config.model)
+        except InvalidValue as error:
+            raise error.in_section("model") from None
         provided = set(config.data_entry.provides)
         needed = set(config.model_entry.inputs)
         if needs_end_to_end_features(config):
@@ -75,6 +83,10 @@ class VQATask(Task):
         if missing:
             raise VlkitError(f"model {config.model_entry.name!r} needs {missing}, which data.dataset "
                              f"{config.data_entry.name!r} does not provide")
+        cnn_channels = getattr(config.model, "cnn_channels", None) or config.sections["image_encoder"].cnn_channels
+        if "images" in provided and config.data.image_size < 2 ** len(cnn_channels):
+            raise InvalidValue("data.image_size", config.data.image_size,
+                               f"at least {2 ** len(cnn_channels)}: the CNN halves it {len(cnn_channels)} times")
 
     def upgrade_saved_config(self, saved: dict) -> dict:
         """Runs of vlkit 0.1 saved one data section holding the keys of every dataset; keep the dataset's own."""
@@ -115,6 +127,20 @@ class VQATask(Task):
         per_type = ", ".join(f"{name} {value:.2f}" for name, value in report["perAnswerType"].items())
         return (f"{report['split']} accuracy {report['overall']:.2f}% over {report['num_questions']} questions "
                 f"({per_type})")
+
+
+def check_model_options(options: object) -> None:
+    """Every VQA model option that is a whole number is a size or a count (>= 1); dropout is in [0, 1)."""
+    for item in dataclasses.fields(options):
+        value = getattr(options, item.name)
+        if item.name == "dropout":
+            check_fraction(options, "dropout", low_open=False)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            check_positive_int(options, item.name)
+        elif isinstance(value, list):
+            check_positive_ints(options, item.name)
+    if hasattr(options, "heads") and options.hidden_size % options.heads:
+        raise InvalidValue("hidden_size", options.hidden_size, f"a multiple of heads={options.heads}")
 
 
 def needs_end_to_end_features(config: Config) -> bool:

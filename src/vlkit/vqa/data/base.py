@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import lightning.pytorch as pl
+from lightning.pytorch.utilities import rank_zero_only
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from vlkit.core.errors import VlkitError
 from vlkit.core.sampling import LoaderOptions, PositionDataset, grouped_loader
+from vlkit.core.validation import check_positive_int
 from vlkit.text.vocabulary import Vocabulary
 from vlkit.vqa.data.vocabularies import VQAVocabularies
+
+log = logging.getLogger("vlkit")
 
 
 @dataclass
@@ -24,6 +29,21 @@ class QuestionOptions(LoaderOptions):
     max_question_len: int = 16
     train_subset: Optional[int] = None  # keep only the first N train questions (smoke tests)
     eval_subset: Optional[int] = None  # keep only the first N validation/test questions
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive_int(self, "max_question_len")
+        check_positive_int(self, "train_subset", "eval_subset", optional=True)
+
+
+@rank_zero_only
+def report_long_questions(split: str, questions: list[str], vocab: Vocabulary, max_len: int) -> None:
+    """Log how many questions have more words than the model reads (data.max_question_len): they are cut."""
+    lengths = [len(vocab.tokenize(question)) for question in questions]
+    longer = sum(length > max_len for length in lengths)
+    if longer:
+        log.warning("%s: %d of %d question(s) have more than data.max_question_len=%d words (the longest %d); "
+                    "the model reads only their first %d", split, longer, len(lengths), max_len, max(lengths), max_len)
 
 
 class QuestionsDataModule(pl.LightningDataModule):

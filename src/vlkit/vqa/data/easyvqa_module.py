@@ -23,10 +23,11 @@ from tqdm.auto import tqdm
 
 from vlkit.core.errors import VlkitError
 from vlkit.core.sampling import PositionDataset, unpack_positions
+from vlkit.core.validation import check_fraction, check_positive_int
 from vlkit.text.vocabulary import Vocabulary
 from vlkit.vision.images import load_rgb
 from vlkit.vqa.data import easyvqa_files
-from vlkit.vqa.data.base import QuestionOptions, QuestionsDataModule
+from vlkit.vqa.data.base import QuestionOptions, QuestionsDataModule, report_long_questions
 from vlkit.vqa.data.registry import register_dataset
 from vlkit.vqa.data.vocabularies import VQAVocabularies
 from vlkit.vqa.metrics.single_answer import count_correct, single_answer_report
@@ -42,6 +43,11 @@ class EasyVQAData(QuestionOptions):
     val_fraction: float = 0.1  # share of *train images* held out for validation
     split_seed: int = 0
     image_size: int = 64  # images are resized to image_size x image_size
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_fraction(self, "val_fraction")
+        check_positive_int(self, "image_size")
 
 
 @dataclass
@@ -93,17 +99,19 @@ def load_images(paths: list[Path], size: int, description: str) -> torch.Tensor:
 
 def encode_split(
     split: easyvqa_files.EasyVQASplit, positions: np.ndarray, vocab: Vocabulary, answers: list[str],
-    max_question_len: int, image_size: int, description: str,
+    max_question_len: int, image_size: int, split_name: str,
 ) -> QuestionSet:
-    """Encode the questions at `positions` of a split and load just the images they use."""
+    """Encode the questions at `positions` of a split (named `split_name` in logs) and load just the images
+    they use."""
     image_ids = sorted({split.image_ids[i] for i in positions})
     row_of_image = {image_id: row for row, image_id in enumerate(image_ids)}
     questions = [split.questions[i] for i in positions]
+    report_long_questions(split_name, questions, vocab, max_question_len)
     tokens, lengths = vocab.encode_batch(questions, max_question_len)
     answer_index = {a: i for i, a in enumerate(answers)}
     gt = [split.answers[i] for i in positions]
     return QuestionSet(
-        images=load_images([split.image_paths[i] for i in image_ids], image_size, description),
+        images=load_images([split.image_paths[i] for i in image_ids], image_size, f"{split_name} images"),
         image_ids=image_ids,
         image_row=torch.tensor([row_of_image[split.image_ids[i]] for i in positions], dtype=torch.long),
         tokens=tokens,
@@ -159,9 +167,8 @@ class EasyVQADataModule(QuestionsDataModule):
         encode = dict(vocab=self.vocab, answers=self.answers, max_question_len=config.max_question_len,
                       image_size=config.image_size)
         self.require_one_batch(len(train_positions))
-        self.splits["train"] = encode_split(train, train_positions, description="train images", **encode)
-        self.splits["val"] = encode_split(train, val_positions[: config.eval_subset], description="val images",
-                                          **encode)
+        self.splits["train"] = encode_split(train, train_positions, split_name="train", **encode)
+        self.splits["val"] = encode_split(train, val_positions[: config.eval_subset], split_name="val", **encode)
 
     def test_split(self) -> QuestionSet:
         """The test split, loaded on first use (it is read only once training is over)."""
@@ -172,7 +179,7 @@ class EasyVQADataModule(QuestionsDataModule):
             positions = np.arange(len(test.questions))[: self.config.eval_subset]
             self.splits["test"] = encode_split(
                 test, positions, self.vocab, self.answers, self.config.max_question_len,
-                self.config.image_size, "test images",
+                self.config.image_size, "test",
             )
         return self.splits["test"]
 
