@@ -66,3 +66,9 @@ def test_an_unfinished_run_shows_its_best_validation_value_so_far(tmp_path):
     [info] = list_runs(tmp_path)
     assert (info.status, info.epochs, info.monitor, info.best_metric, info.test_metric) == \
         ("interrupted", 3, "val/acc", 61.5, None)
+
+
+def test_a_runs_root_that_is_a_file_is_an_error(tmp_path):
+    (tmp_path / "runs").write_text("not a folder")
+    with pytest.raises(VlkitError, match="is a file, not a folder of runs"):
+        list_runs(tmp_path / "runs")

@@ -2,7 +2,7 @@ from unittest import mock
 
 import numpy as np
 
-from vlkit.core.sampling import GroupedOrder, ShardedBatchSampler
+from vlkit.core.sampling import GroupedOrder, LoaderOptions, PositionDataset, ShardedBatchSampler, grouped_loader
 
 
 def groups_of(n_groups: int, per_group: int) -> np.ndarray:
@@ -62,3 +62,45 @@ def test_collate_marks_padding_questions_as_not_counted():
     batch = QuestionDataset(data).collate([2, -1 - 0])
     assert batch["index"].tolist() == [2, 0] and batch["counted"].tolist() == [True, False]
     assert batch["images"].shape[0] == 2 and batch["image_index"].tolist() == [1, 0]
+
+
+class Positions(PositionDataset):
+    def __init__(self, count: int):
+        self.data = list(range(count))
+
+    def collate(self, positions: list[int]) -> list[int]:
+        return positions
+
+
+def epoch_batches(epoch: int) -> list[list[int]]:
+    loader = grouped_loader(Positions(12), np.arange(12), LoaderOptions(batch_size=3), seed=0, training=True)
+    loader.batch_sampler.sampler.set_epoch(epoch)
+    return list(loader)
+
+
+def resumed_batches(state: dict) -> list[list[int]]:
+    loader = grouped_loader(Positions(12), np.arange(12), LoaderOptions(batch_size=3), seed=0, training=True)
+    loader.load_state_dict(state)
+    return list(loader)
+
+
+def test_a_training_loader_saved_mid_epoch_goes_on_with_the_next_batch_of_that_epochs_order():
+    assert epoch_batches(3) != epoch_batches(4)  # four batches of 3 items, a new order each epoch
+    assert resumed_batches({"epoch": 3, "batches_done": 1, "batches_in_epoch": 4}) == epoch_batches(3)[1:]
+
+
+def test_a_training_loader_saved_at_an_epochs_end_starts_the_next_epochs_order():
+    assert resumed_batches({"epoch": 3, "batches_done": 4, "batches_in_epoch": 4}) == epoch_batches(4)
+
+
+def test_a_training_loader_resumed_with_another_batching_restarts_the_epoch():
+    assert resumed_batches({"epoch": 3, "batches_done": 2, "batches_in_epoch": 6}) == epoch_batches(3)
+
+
+def test_a_training_loader_state_counts_the_batches_the_loop_finished():
+    loader = grouped_loader(Positions(12), np.arange(12), LoaderOptions(batch_size=3), seed=0, training=True)
+    loader.load_state_dict({"epoch": 2, "batches_done": 1, "batches_in_epoch": 4})
+    iterator = iter(loader)
+    next(iterator)
+    loader.batches_done += 1  # what the engine does when the training loop finishes a batch
+    assert loader.state_dict() == {"epoch": 2, "batches_done": 2, "batches_in_epoch": 4}

@@ -1,4 +1,4 @@
-"""Builds the Lightning Trainer of a run: checkpoints, early stopping, loggers, precision, devices, DDP."""
+"""Builds the Lightning Trainer of a run: checkpoints, early stopping, loggers, precision, devices, DDP, SLURM."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from vlkit.core.config_sections import TrainerConfig
 from vlkit.core.epoch_metrics import append_epoch
 from vlkit.core.errors import Interrupted
-from vlkit.core.sampling import batch_size
+from vlkit.core.sampling import ResumableLoader, batch_size
+from vlkit.core.slurm import SlurmRequeue, slurm_plugins, under_slurm
 
 
 class EpochMetricsWriter(Callback):
@@ -36,6 +37,9 @@ class EpochMetricsWriter(Callback):
         self.epoch_start = 0.0
         self.train_seconds = 0.0
         self.samples = 0
+
+    def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self.on_train_epoch_start(trainer, module)  # a run resumed mid-epoch gets no on_train_epoch_start
 
     def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self.epoch_start = time.perf_counter()
@@ -62,8 +66,19 @@ class EpochMetricsWriter(Callback):
         append_epoch(self.run_dir, row)
 
 
+class TrainLoaderPlace(Callback):
+    """Counts the batches the training loop has finished this epoch on the `ResumableLoader`, for checkpoints."""
+
+    def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        loader = trainer.train_dataloader
+        if isinstance(loader, ResumableLoader):
+            loader.batches_done += 1
+
+
 def build_trainer(trainer_config: TrainerConfig, run_dir: Path, monitor: str, mode: str) -> pl.Trainer:
-    """A Trainer writing into `run_dir`: best.ckpt by `monitor`, last.ckpt every epoch, early stopping.
+    """A Trainer writing into `run_dir`: best.ckpt by `monitor`, last.ckpt every epoch, early stopping;
+    under SLURM, hpc_ckpt_<n>.ckpt and a requeue on SIGUSR1 (`vlkit.core.slurm`).
 
     `trainer.checkpoint_callback` is the best-checkpoint callback. last.ckpt has a callback of its
     own: Lightning's `save_last` writes only in epochs where the best checkpoint changed.
@@ -77,7 +92,9 @@ def build_trainer(trainer_config: TrainerConfig, run_dir: Path, monitor: str, mo
     early_stopping = EarlyStopping(
         monitor=monitor, mode=mode, patience=trainer_config.patience, min_delta=trainer_config.min_delta
     )
-    callbacks: list[Callback] = [best, last, early_stopping, EpochMetricsWriter(run_dir)]
+    callbacks: list[Callback] = [best, last, early_stopping, EpochMetricsWriter(run_dir), TrainLoaderPlace()]
+    if under_slurm():
+        callbacks.append(SlurmRequeue(run_dir))
     if trainer_config.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     loggers = [
@@ -102,6 +119,7 @@ def build_trainer(trainer_config: TrainerConfig, run_dir: Path, monitor: str, mo
         num_sanity_val_steps=0,
         callbacks=callbacks,
         logger=loggers,
+        plugins=slurm_plugins(),
     )
 
 

@@ -26,7 +26,8 @@ from vlkit.core.evaluate import predict_split, report_split
 from vlkit.core.files import write_json_atomic
 from vlkit.core.module import TaskModule
 from vlkit.core.predictor import load_weights
-from vlkit.core.runs import RUN_DIR_ENV, create_run_dir, record_resume, write_metadata
+from vlkit.core.runs import RUN_DIR_ENV, create_run_dir, record_resume, requeued_run_dir, write_metadata
+from vlkit.core.slurm import REQUEUE_SIGNAL, newest_checkpoint
 from vlkit.core.task import Task, TaskDataModule
 
 log = logging.getLogger("vlkit")
@@ -36,7 +37,9 @@ def fit(task: Task, config: Config, resume_dir: Optional[Path] = None) -> Option
     """Train, keep best/last checkpoints, then score best.ckpt on the test split.
 
     Returns the run summary on global rank 0 (None on the other ranks). With `resume_dir`, training
-    continues from its `last.ckpt` (the last finished epoch). The data are read and checked before
+    continues from its newest checkpoint: `last.ckpt` (the last finished epoch) or a newer
+    `hpc_ckpt_<n>.ckpt` (a step saved for a SLURM requeue); a job that SLURM requeued continues its
+    own run without `resume_dir` (`vlkit.core.slurm`). The data are read and checked before
     the run directory is made, so a data error leaves nothing behind. SIGTERM and Ctrl-C mark the
     run "interrupted" and raise `Interrupted`; any other error marks it "failed".
     """
@@ -44,14 +47,18 @@ def fit(task: Task, config: Config, resume_dir: Optional[Path] = None) -> Option
         torch.set_num_threads(config.trainer.threads)
     pl.seed_everything(config.trainer.seed, workers=True, verbose=False)
     is_global_zero = rank_zero_only.rank == 0
-    checkpoint_path = resume_dir / "last.ckpt" if resume_dir is not None else None
-    if checkpoint_path is not None and not checkpoint_path.is_file():
+    if resume_dir is None:
+        resume_dir = requeued_run_dir(config.run.root, task.name, config.run.name)
+        if resume_dir is not None:
+            log.info("SLURM restarted this job: continuing %s", resume_dir)
+    checkpoint_path = newest_checkpoint(resume_dir) if resume_dir is not None else None
+    if resume_dir is not None and checkpoint_path is None:
         raise VlkitError(f"cannot resume {resume_dir}: it has no last.ckpt (no epoch finished before it stopped)")
     datamodule = task.build_datamodule(config, task.read_run_files(resume_dir) if resume_dir is not None else None)
     datamodule.setup("fit")
     run_dir = resume_dir or create_run_dir(config.run.root, task.name, config.run.name)
     if is_global_zero:
-        _write_run_files(task, run_dir, config, datamodule, resuming=resume_dir is not None)
+        _write_run_files(task, run_dir, config, datamodule, checkpoint_path)
         if checkpoint_path is not None:
             drop_epochs_after(run_dir, torch.load(checkpoint_path, map_location="cpu", weights_only=True)["epoch"])
         log.info("run directory: %s", run_dir)
@@ -63,11 +70,15 @@ def fit(task: Task, config: Config, resume_dir: Optional[Path] = None) -> Option
         return _finish(task, run_dir, config, datamodule, module, trainer)
     except (Interrupted, KeyboardInterrupt) as error:
         exit_code, cause = (error.exit_code, str(error)) if isinstance(error, Interrupted) else (130, "Ctrl-C")
+        requeued = exit_code == 128 + REQUEUE_SIGNAL
         if is_global_zero:
             write_metadata(run_dir, task.name, "interrupted", interrupted_by=cause)
-        if (run_dir / "last.ckpt").is_file():
-            advice = (f"last.ckpt holds the last finished epoch: continue with vlkit {task.name} train "
-                      f"--resume {run_dir}")
+        saved = newest_checkpoint(run_dir)
+        if saved is not None and requeued:
+            advice = f"{saved.name} holds the last step: SLURM restarts the job and it continues from there"
+        elif saved is not None:
+            held = "the last finished epoch" if saved.name == "last.ckpt" else "the last saved step"
+            advice = f"{saved.name} holds {held}: continue with vlkit {task.name} train --resume {run_dir}"
         else:
             advice = f"no epoch had finished, so there is nothing to resume in {run_dir}: train again"
         raise Interrupted(f"training stopped by {cause}; {advice}", exit_code) from None
@@ -79,13 +90,14 @@ def fit(task: Task, config: Config, resume_dir: Optional[Path] = None) -> Option
         os.environ.pop(RUN_DIR_ENV, None)
 
 
-def _write_run_files(task: Task, run_dir: Path, config: Config, datamodule: TaskDataModule, resuming: bool) -> None:
+def _write_run_files(task: Task, run_dir: Path, config: Config, datamodule: TaskDataModule,
+                     resumed_from: Optional[Path]) -> None:
     """config.yaml, data_check.json, the task's vocabularies and run.json: what makes the run self-contained."""
     save_config(config, run_dir / "config.yaml")
     if datamodule.check_report is not None:
         write_json_atomic(run_dir / "data_check.json", datamodule.check_report)
-    if resuming:
-        record_resume(run_dir)
+    if resumed_from is not None:
+        record_resume(run_dir, resumed_from)
     else:
         task.write_run_files(run_dir, datamodule.vocabularies)
     write_metadata(run_dir, task.name, "running", monitor=task.monitor, monitor_mode=task.monitor_mode)

@@ -24,6 +24,7 @@ from vlkit import __version__
 from vlkit.core.epoch_metrics import read_epoch_metrics
 from vlkit.core.errors import VlkitError
 from vlkit.core.files import write_json_atomic
+from vlkit.core.slurm import restarted_by_slurm, slurm_job_id, under_slurm
 
 RUN_DIR_ENV = "VLKIT_RUN_DIR"
 PRIMARY_METRIC_BEFORE_0_2 = "overall"
@@ -34,7 +35,7 @@ def create_run_dir(root: str | Path, task: str, name: str) -> Path:
 
     Under a multi-process launcher (torchrun, SLURM) every process must agree on one directory:
     `VLKIT_RUN_DIR` names it when set (the Lightning DDP launcher sets it for its children);
-    otherwise the launcher's job id replaces the timestamp and rank 0 creates it.
+    otherwise the launcher's job id replaces the timestamp (always under SLURM).
     """
     shared = os.environ.get(RUN_DIR_ENV)
     if shared:
@@ -46,6 +47,10 @@ def create_run_dir(root: str | Path, task: str, name: str) -> Path:
     base.mkdir(parents=True, exist_ok=True)
     if job_id is not None:
         path = base / f"{name}-job{job_id}"
+        first_process = int(os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or 0) == 0
+        if first_process and (path / "run.json").is_file():
+            raise VlkitError(f"{path} already holds a run of job {job_id}: give each training in one job its own "
+                             "run.name")
         path.mkdir(exist_ok=True)
         return path
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -60,14 +65,22 @@ def create_run_dir(root: str | Path, task: str, name: str) -> Path:
 
 
 def _launcher_job_id() -> Optional[str]:
-    """A job id shared by all processes of a torchrun / SLURM launch of several processes."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 and int(os.environ.get("SLURM_NTASKS", "1")) <= 1:
+    """A job id shared by all processes of a launch: SLURM's (also for one task: a requeued job finds its
+    directory again), or torchrun's when it starts several processes."""
+    if under_slurm():
+        return slurm_job_id()
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return None
-    for variable in ("TORCHELASTIC_RUN_ID", "SLURM_JOB_ID"):
-        value = os.environ.get(variable)
-        if value and value != "none":
-            return value
-    return None
+    value = os.environ.get("TORCHELASTIC_RUN_ID")
+    return value if value and value != "none" else None
+
+
+def requeued_run_dir(root: str | Path, task: str, name: str) -> Optional[Path]:
+    """The run directory of this SLURM job when SLURM has requeued it and an earlier start made one."""
+    if not restarted_by_slurm():
+        return None
+    path = Path(root) / task / f"{name}-job{slurm_job_id()}"
+    return path if (path / "run.json").is_file() else None
 
 
 def write_metadata(run_dir: Path, task: str, status: str, **extra: Any) -> None:
@@ -85,11 +98,15 @@ def write_metadata(run_dir: Path, task: str, status: str, **extra: Any) -> None:
     write_json_atomic(path, metadata)
 
 
-def record_resume(run_dir: Path) -> None:
-    """Add this command and the time to the `resumes` list of `run.json`."""
+def record_resume(run_dir: Path, checkpoint: Path) -> None:
+    """Add this command, the time and the checkpoint continued from to the `resumes` list of `run.json`."""
     metadata = read_metadata(run_dir)
     resumes = list(metadata.get("resumes") or [])
-    resumes.append({"command": sys.argv, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "host": socket.gethostname()})
+    resume = {"command": sys.argv, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "host": socket.gethostname(),
+              "checkpoint": checkpoint.name}
+    if restarted_by_slurm():
+        resume["slurm_restart_count"] = int(os.environ["SLURM_RESTART_COUNT"])
+    resumes.append(resume)
     write_json_atomic(run_dir / "run.json", {**metadata, "resumes": resumes})
 
 
@@ -132,6 +149,8 @@ class RunInfo:
 
 def list_runs(root: str | Path = "runs") -> list[RunInfo]:
     """Every run under `root`, oldest first. A run whose files cannot be read is listed as unreadable."""
+    if Path(root).exists() and not Path(root).is_dir():
+        raise VlkitError(f"{root} is a file, not a folder of runs")
     infos = [_run_info(config.parent) for config in sorted(Path(root).glob("*/*/config.yaml"))]
     return sorted(infos, key=lambda info: (info.created, str(info.path)))
 

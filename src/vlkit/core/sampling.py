@@ -12,6 +12,7 @@ in its split, and `counted` (B,) bool (`unpack_positions` makes both).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
@@ -21,6 +22,8 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from vlkit.core.validation import check_non_negative, check_positive_int
+
+log = logging.getLogger("vlkit")
 
 
 @dataclass
@@ -94,6 +97,7 @@ class ShardedBatchSampler(Sampler[list[int]]):
         self.sampler = sampler
         self.batch_size = batch_size
         self.drop_last = drop_last
+        self.skip = 0  # batches of the next pass already trained on (a run resumed mid-epoch)
 
     def _batches(self) -> list[list[int]]:
         rank, world_size = distributed_rank_and_size()
@@ -117,7 +121,45 @@ class ShardedBatchSampler(Sampler[list[int]]):
         return -(-batches // world_size)
 
     def __iter__(self) -> Iterator[list[int]]:
-        yield from self._batches()
+        skip, self.skip = self.skip, 0
+        yield from self._batches()[skip:]
+
+
+class ResumableLoader(DataLoader):
+    """The training DataLoader, whose place in the epoch goes into checkpoints.
+
+    Lightning saves `state_dict()` of a training loader that has one in every checkpoint and hands
+    it back to `load_state_dict` before the loader is iterated on resume. The state is the epoch of
+    the item order and the batches finished in it (`batches_done`, counted by the engine as the
+    training loop finishes each batch), so a run saved mid-epoch continues with the next batch of
+    the same order, and one saved at an epoch's end starts the next epoch's order.
+    """
+
+    def __init__(self, dataset: Dataset, batch_sampler: ShardedBatchSampler, **options):
+        super().__init__(dataset, batch_sampler=batch_sampler, **options)
+        self.batches_done = 0
+
+    def __iter__(self) -> Iterator:
+        self.batches_done = self.batch_sampler.skip
+        return super().__iter__()
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.batch_sampler.sampler.epoch, "batches_done": self.batches_done,
+                "batches_in_epoch": len(self.batch_sampler)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Set the order and the batches to skip; a run resumed with another batching (batch size, devices)
+        mid-epoch starts that epoch's order from its first batch."""
+        epoch, done, in_epoch = int(state["epoch"]), int(state["batches_done"]), int(state["batches_in_epoch"])
+        if done >= in_epoch:
+            epoch, done = epoch + 1, 0
+        elif in_epoch != len(self.batch_sampler):
+            log.warning("the checkpoint was saved after %d of %d batches of epoch %d; with the new batching "
+                        "(%d batches) that epoch starts again from its first batch", done, in_epoch, epoch,
+                        len(self.batch_sampler))
+            done = 0
+        self.batch_sampler.sampler.set_epoch(epoch)
+        self.batch_sampler.skip = done
 
 
 def batch_size(batch: dict) -> int:
@@ -148,11 +190,13 @@ def grouped_loader(dataset: PositionDataset, groups: np.ndarray, options: Loader
                    training: bool) -> DataLoader:
     """DataLoader of `dataset` with items of one group (image) together, sharded over DDP ranks.
 
-    Training: shuffled anew each epoch, `batch_size` per device; otherwise fixed order,
-    `eval_batch_size`. `group_by_image=False` makes every item its own group.
+    Training: shuffled anew each epoch, `batch_size` per device, resumable mid-epoch
+    (`ResumableLoader`); otherwise fixed order, `eval_batch_size`. `group_by_image=False` makes
+    every item its own group.
     """
     order = GroupedOrder(groups if options.group_by_image else np.arange(len(dataset)), training, seed)
     size = options.batch_size if training else options.eval_batch_size
-    return DataLoader(dataset, batch_sampler=ShardedBatchSampler(order, size, drop_last=training),
-                      collate_fn=dataset.collate, num_workers=options.num_workers,
-                      persistent_workers=options.num_workers > 0)
+    loader_class = ResumableLoader if training else DataLoader
+    return loader_class(dataset, batch_sampler=ShardedBatchSampler(order, size, drop_last=training),
+                        collate_fn=dataset.collate, num_workers=options.num_workers,
+                        persistent_workers=options.num_workers > 0)
