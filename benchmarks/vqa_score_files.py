@@ -3,9 +3,11 @@
 Writes val2014-sized official files (generated questions, annotations with 10 human answers each, a
 results file; `benchmarks/vqa_metric.py` makes the answers) to a temporary folder, then times, as
 separate processes alternating round by round:
-- baseline: this script with `--plain Q A R`: the files read with Python's json module and scored
-  question by question with an independent transcription of the official rules (vqa_metric.py's
-  literal scorer), as vqaEval.py does;
+- baseline: this script with `--plain literal Q A R`: the files read with Python's json module and
+  scored question by question with an independent transcription of the official rules
+  (vqa_metric.py's literal scorer), as vqaEval.py does;
+- a stronger baseline: `--plain cached Q A R`, the same loop calling vlkit's per-question
+  `question_accuracy`, whose answer normalisation is cached (each distinct string is processed once);
 - vlkit: `python -m vlkit vqa score --questions Q --annotations A --results R --json`.
 Both reports must be identical (the script stops otherwise).
 
@@ -27,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vqa_metric import LITERAL, generate, straightforward_accuracy  # noqa: E402
 
-from vlkit.vqa.metrics.official import HumanAnswers, accuracy_report  # noqa: E402
+from vlkit.vqa.metrics.official import HumanAnswers, accuracy_report, question_accuracy  # noqa: E402
 
 
 def write_files(folder: Path, count: int) -> tuple[Path, Path, Path]:
@@ -49,8 +51,9 @@ def write_files(folder: Path, count: int) -> tuple[Path, Path, Path]:
     return paths
 
 
-def plain_score(questions: Path, annotations: Path, results: Path, legacy: bool) -> dict:
-    """The baseline process: Python's json module, then the official rules question by question."""
+def plain_score(scorer: str, questions: Path, annotations: Path, results: Path, legacy: bool) -> dict:
+    """A baseline process: Python's json module, then the official rules question by question, by the literal
+    transcription (`scorer` "literal") or by vlkit's cached `question_accuracy` ("cached")."""
     json.loads(questions.read_text())
     by_id = {a["question_id"]: a for a in json.loads(annotations.read_text())["annotations"]}
     rows = json.loads(results.read_text())
@@ -60,7 +63,10 @@ def plain_score(questions: Path, annotations: Path, results: Path, legacy: bool)
         humans = HumanAnswers(tuple(h["answer"] for h in annotation["answers"]),
                               tuple(h["answer_id"] for h in annotation["answers"]),
                               tuple(h["answer_confidence"] for h in annotation["answers"]))
-        accuracies.append(straightforward_accuracy(row["answer"], humans, legacy, LITERAL))
+        if scorer == "literal":
+            accuracies.append(straightforward_accuracy(row["answer"], humans, legacy, LITERAL))
+        else:
+            accuracies.append(question_accuracy(row["answer"], humans, legacy))
         answer_types.append(annotation["answer_type"])
         question_types.append(annotation["question_type"])
     return accuracy_report(accuracies, answer_types, question_types)
@@ -80,17 +86,20 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=214354)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--legacy", action="store_true")
-    parser.add_argument("--plain", nargs=3, type=Path, metavar=("Q", "A", "R"), help=argparse.SUPPRESS)
+    parser.add_argument("--plain", nargs=4, metavar=("SCORER", "Q", "A", "R"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain:
-        print(json.dumps(plain_score(*args.plain, args.legacy)))
+        print(json.dumps(plain_score(args.plain[0], *map(Path, args.plain[1:]), args.legacy)))
         return
     with tempfile.TemporaryDirectory() as folder:
         files = write_files(Path(folder), args.questions)
         size_mb = files[1].stat().st_size / 2 ** 20
         legacy = ["--legacy"] if args.legacy else []
         commands = {
-            "plain per-question evaluator (baseline)": [sys.executable, __file__, "--plain", *map(str, files), *legacy],
+            "plain per-question evaluator, literal official rules (baseline)":
+                [sys.executable, __file__, "--plain", "literal", *map(str, files), *legacy],
+            "plain per-question evaluator, cached normalisation":
+                [sys.executable, __file__, "--plain", "cached", *map(str, files), *legacy],
             "vlkit vqa score": [sys.executable, "-m", "vlkit", "vqa", "score", "--questions", str(files[0]),
                                 "--annotations", str(files[1]), "--results", str(files[2]), *legacy, "--json"],
         }

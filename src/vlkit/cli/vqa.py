@@ -67,7 +67,8 @@ def vqa_predict(
         typer.echo(f"warning: the model reads the first {predictor.max_question_len} words of a question; the last "
                    f"{result.dropped_words} were not read", err=True)
     payload = {"question": question, "answers": [{"answer": a, "probability": p} for a, p in result.answers],
-               "unknown_words": result.unknown_words, "attention": str(attention) if attention else None}
+               "unknown_words": result.unknown_words, "dropped_words": result.dropped_words,
+               "attention": str(attention) if attention else None}
     lines = [f"{answer:<12} {probability:7.2%}" for answer, probability in result.answers]
     if attention:
         lines.append(f"attention map: {attention}")

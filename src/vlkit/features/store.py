@@ -2,7 +2,7 @@
 
 Layout of a store directory:
     manifest.json    kind (grid | regions | pooled), source, model, weights hash, preprocessing,
-                     dtype, created, count, k_max, dim, grid shape, complete, bad ids
+                     dtype, created, count, k_max, dim, grid shape, complete, skipped_ids, failed_ids
     ids.npy          (N,) int64, sorted: image id -> row by searchsorted
     features.npy     (N, K_max, D) float16, contiguous
     num_boxes.npy    (N,) int32: masks come from here, never from all-zero rows

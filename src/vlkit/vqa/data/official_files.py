@@ -110,6 +110,8 @@ def _describe_foreign(data: Any) -> str | None:
 
 
 def _items(data: Any, key: str, path: Path, what: str, fields: tuple[str, ...]) -> list[dict]:
+    """The `key` list of a plain-JSON file, every item checked to hold `fields` (one pass; the first item
+    lacking one is named)."""
     foreign = _describe_foreign(data)
     expected = f"a JSON object with a '{key}' list of objects with fields {list(fields)}"
     if foreign:
@@ -128,23 +130,6 @@ def _items(data: Any, key: str, path: Path, what: str, fields: tuple[str, ...]) 
             missing = [f for f in fields if not isinstance(item, dict) or f not in item]
             if missing:
                 raise VlkitError(f"{path}: {key}[{position}] lacks {missing}; expected {expected}")
-    return items
-
-
-def _items(data: Any, key: str, path: Path, what: str, fields: tuple[str, ...]) -> list[dict]:
-    """The `key` list of a plain-JSON file, every item checked to hold `fields`."""
-    foreign = _describe_foreign(data)
-    expected = f"a JSON object with a '{key}' list of objects with fields {list(fields)}"
-    if foreign:
-        raise VlkitError(f"{path} is {foreign}, not VQA {what}; expected {expected}")
-    if not isinstance(data, dict) or not isinstance(data.get(key), list):
-        found = f"an object with keys {sorted(data)[:8]}" if isinstance(data, dict) else type(data).__name__
-        raise VlkitError(f"{path}: expected VQA {what}, {expected}; found {found}")
-    items = data[key]
-    for position, item in enumerate(items):
-        missing = [f for f in fields if not isinstance(item, dict) or f not in item]
-        if missing:
-            raise VlkitError(f"{path}: {key}[{position}] lacks {missing}; expected {expected}")
     return items
 
 
@@ -228,10 +213,10 @@ def read_results(path: str | Path) -> list[tuple[int, str]]:
     """(question_id, answer) pairs of a results file, in file order; duplicates are an error."""
     path = Path(path)
     raw = read_bytes(path, "VQA results")
-    typed = decode_typed(raw, _RESULTS)
-    if typed is not None:
-        pairs = [(result.question_id, result.answer) for result in typed]
-    else:
+    with collector_paused():
+        typed = decode_typed(raw, _RESULTS)
+        pairs = None if typed is None else [(result.question_id, result.answer) for result in typed]
+    if pairs is None:
         data = decode(raw, path, "VQA results")
         expected = 'a JSON list of {"question_id": int, "answer": str} objects'
         if not isinstance(data, list):
