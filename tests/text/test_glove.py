@@ -71,6 +71,14 @@ def test_embedding_matrix_initialisation(tmp_path):
     assert matrix[4].any()
 
 
+def test_mcan_rows_take_pad_and_unk_from_glove_and_leave_missing_words_zero(tmp_path):
+    text = tmp_path / "g.txt"
+    write_glove(text, [("is", [1, 0, 0]), ("UNK", [0, 2, 0])])
+    matrix, missing = embedding_matrix(Vocabulary(["is", "zorblax"]), load_glove(text, tmp_path), rows="mcan")
+    np.testing.assert_array_equal(matrix, [[0, 0, 0], [0, 2, 0], [1, 0, 0], [0, 0, 0]])  # GloVe has no "PAD"
+    assert missing == ["PAD", "zorblax"]
+
+
 def test_missing_or_wrong_file(tmp_path):
     with pytest.raises(VlkitError, match="never downloads"):
         load_glove(tmp_path / "glove.840B.300d.txt", tmp_path)

@@ -1,6 +1,7 @@
 """VQA on official-format files over a feature store: train, validate with the official metric, export results."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -79,10 +80,12 @@ def test_predict_from_an_image_says_a_features_run_needs_evaluate(trained, tmp_p
     assert result.returncode == 2 and "reads precomputed features" in result.stderr
 
 
-def test_mcan_recipe_with_glove_trains_two_epochs_on_the_features(tmp_path):
+def test_mcan_recipe_trains_with_glove_refuses_to_start_without_and_records_glove_none(tmp_path):
     from conftest import REPO
 
-    make_data(tmp_path, train_images=16, val_images=4, test_images=2)
+    make_data(tmp_path, train_images=16, val_images=4, test_images=2)  # the recipe's vocabulary reads test2015 + VG
+    write_vqa_part(tmp_path, "test", [SynthQuestion(9000, 2000, "Which hue is the sphere?", "which", "other", ())])
+    write_vqa_part(tmp_path, "vg", [SynthQuestion(9001, 1, "What shade is the ball?", "what", "other", ("red",) * 10)])
     glove = tmp_path / "glove.txt"
     glove.write_text("what " + " ".join(["0.5"] * 8) + "\ncolor " + " ".join(["-0.5"] * 8) + "\n")
     args = ["vqa", "train", "--config", "configs/vqa/mcan_small_vqa2.yaml", f"data.root={tmp_path}",
@@ -95,6 +98,16 @@ def test_mcan_recipe_with_glove_trains_two_epochs_on_the_features(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["model"] == "mcan_small" and summary["epochs_trained"] == 2
     assert "word embeddings from" in result.stderr
+    assert "sphere" in json.loads((Path(summary["run_dir"]) / "vocab.json").read_text())["words"]
+    assert "departures" not in json.loads((Path(summary["run_dir"]) / "run.json").read_text())
+
+    without = run_cli([*[a for a in args if not a.startswith("model.glove=")], "trainer.max_epochs=1"], cwd=REPO,
+                      check=False)
+    assert without.returncode == 2 and "pass model.glove=PATH/glove.840B.300d.txt" in without.stderr
+    declined = json.loads(run_cli([*[a for a in args if not a.startswith("model.glove=")], "model.glove=none",
+                                   "trainer.max_epochs=1"], cwd=REPO).stdout)
+    assert json.loads((Path(declined["run_dir"]) / "run.json").read_text())["departures"] == [
+        "model.glove=none: the word embeddings start random, not from GloVe as the reference's do"]
 
 
 BASELINE_WIDTHS = {

@@ -47,6 +47,7 @@ def fit(task: Task, config: Config, resume_dir: Optional[Path] = None) -> Option
         torch.set_num_threads(config.trainer.threads)
     pl.seed_everything(config.trainer.seed, workers=True, verbose=False)
     is_global_zero = rank_zero_only.rank == 0
+    departures = task.training_departures(config)
     if resume_dir is None:
         resume_dir = requeued_run_dir(config.run.root, task.name, config.run.name)
         if resume_dir is not None:
@@ -58,7 +59,7 @@ def fit(task: Task, config: Config, resume_dir: Optional[Path] = None) -> Option
     datamodule.setup("fit")
     run_dir = resume_dir or create_run_dir(config.run.root, task.name, config.run.name)
     if is_global_zero:
-        _write_run_files(task, run_dir, config, datamodule, checkpoint_path)
+        _write_run_files(task, run_dir, config, datamodule, checkpoint_path, departures)
         if checkpoint_path is not None:
             drop_epochs_after(run_dir, torch.load(checkpoint_path, map_location="cpu", weights_only=True)["epoch"])
         log.info("run directory: %s", run_dir)
@@ -91,8 +92,9 @@ def fit(task: Task, config: Config, resume_dir: Optional[Path] = None) -> Option
 
 
 def _write_run_files(task: Task, run_dir: Path, config: Config, datamodule: TaskDataModule,
-                     resumed_from: Optional[Path]) -> None:
-    """config.yaml, data_check.json, the task's vocabularies and run.json: what makes the run self-contained."""
+                     resumed_from: Optional[Path], departures: list[str]) -> None:
+    """config.yaml, data_check.json, the task's vocabularies and run.json (with the run's `departures` from its
+    reference): what makes the run self-contained."""
     save_config(config, run_dir / "config.yaml")
     if datamodule.check_report is not None:
         write_json_atomic(run_dir / "data_check.json", datamodule.check_report)
@@ -100,7 +102,8 @@ def _write_run_files(task: Task, run_dir: Path, config: Config, datamodule: Task
         record_resume(run_dir, resumed_from)
     else:
         task.write_run_files(run_dir, datamodule.vocabularies)
-    write_metadata(run_dir, task.name, "running", monitor=task.monitor, monitor_mode=task.monitor_mode)
+    extra = {"departures": departures} if departures else {}
+    write_metadata(run_dir, task.name, "running", monitor=task.monitor, monitor_mode=task.monitor_mode, **extra)
 
 
 def _finish(task: Task, run_dir: Path, config: Config, datamodule: TaskDataModule, module: TaskModule,

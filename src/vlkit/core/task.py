@@ -73,6 +73,11 @@ class Task(ABC):
     def validate_config(self, config: Config) -> None:
         """Checks across sections, made before any work starts (a model that reads what the data lacks)."""
 
+    def training_departures(self, config: Config) -> list[str]:
+        """Before training starts: refuse what a recipe needs and was not given (a raised VlkitError), and
+        return how this run departs from its reference on purpose; `fit` records them in run.json."""
+        return []
+
     def upgrade_saved_config(self, saved: dict) -> dict:
         """A run's saved `config.yaml` (plain data) brought to the current schema; runs of older versions
         may have saved keys that have moved since. The default changes nothing."""

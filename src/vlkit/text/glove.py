@@ -6,10 +6,14 @@ file is converted again). Later loads memory-map the array: seconds instead of m
 `token v1 ... vD`; in 840B some tokens contain spaces, so the token is everything before the last D
 fields. Lines that do not parse are skipped and counted.
 
-Initialisation of an embedding matrix for a vocabulary (`embedding_matrix`): PAD is zeros; every
-other word found in GloVe takes its vector; words missing from GloVe (UNK included) are drawn from
-N(0, s^2), s = the standard deviation of all GloVe values, with a generator seeded by the word (so
-the same word always gets the same vector).
+Initialisation of an embedding matrix for a vocabulary (`embedding_matrix`), by one of two rules:
+- `mcan`, as mcan-vqa does it (through spaCy's `en_vectors_web_lg`, which holds GloVe 840B): the
+  PAD and UNK rows are GloVe's vectors of the strings "PAD" and "UNK" (zeros where GloVe lacks
+  them); every word found in GloVe takes its vector; missing words are zeros. spaCy splits a few
+  strings into several tokens and averages their vectors; vlkit looks every word up whole.
+- `vlkit`: PAD is zeros; every other word found in GloVe takes its vector; words missing from
+  GloVe (UNK included) are drawn from N(0, s^2), s = the standard deviation of all GloVe values,
+  with a generator seeded by the word (so the same word always gets the same vector).
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from tqdm.auto import tqdm
 from vlkit.core.errors import VlkitError
 from vlkit.core.files import replacing, write_text_atomic
 from vlkit.text.vocabulary import Vocabulary
+
+
+GLOVE_ROWS = ("mcan", "vlkit")
+MCAN_PAD, MCAN_UNK = "PAD", "UNK"  # the strings whose vectors mcan-vqa gives its PAD and UNK rows
 
 
 @dataclass
@@ -103,30 +111,40 @@ def _convert(source: Path, stem: Path) -> dict:
     return {"dim": int(array.shape[1]), "count": len(words), "skipped_lines": skipped}
 
 
-def embedding_matrix(vocab: Vocabulary, glove: GloVe) -> tuple[np.ndarray, list[str]]:
-    """(V, D) float32 initial embeddings for `vocab` and the words that GloVe lacks (see module docstring)."""
-    scale = float(np.asarray(glove.vectors[: min(len(glove.words), 200_000)]).std())
+def embedding_matrix(vocab: Vocabulary, glove: GloVe, rows: str = "vlkit") -> tuple[np.ndarray, list[str]]:
+    """(V, D) float32 initial embeddings for `vocab` by the `rows` rule (`mcan` or `vlkit`, see the module
+    docstring) and the words that GloVe lacks."""
+    if rows not in GLOVE_ROWS:
+        raise ValueError(f"unknown GloVe rows rule {rows!r}; choose one of {GLOVE_ROWS}")
     matrix = np.zeros((len(vocab), glove.vectors.shape[1]), dtype=np.float32)
+    lookup = list(vocab.itos)
+    if rows == "mcan":
+        lookup[vocab.pad_index], lookup[vocab.unk_index] = MCAN_PAD, MCAN_UNK
+    else:
+        scale = float(np.asarray(glove.vectors[: min(len(glove.words), 200_000)]).std())
     missing = []
-    for row, word in enumerate(vocab.itos):
-        if row == vocab.pad_index:
+    for row, word in enumerate(lookup):
+        if rows == "vlkit" and row == vocab.pad_index:
             continue
         if word in glove.index:
             matrix[row] = glove.vectors[glove.index[word]]
         else:
             missing.append(word)
-            matrix[row] = np.random.default_rng(zlib.crc32(word.encode("utf-8"))).normal(0.0, scale, matrix.shape[1])
+            if rows == "vlkit":
+                matrix[row] = np.random.default_rng(zlib.crc32(word.encode("utf-8"))).normal(0.0, scale,
+                                                                                             matrix.shape[1])
     return matrix, missing
 
 
-def initialise_embedding(model: nn.Module, vocab: Vocabulary, glove_file: str | Path) -> list[str]:
-    """Copy `embedding_matrix(vocab, GloVe)` into the model's word embedding; returns the missing words."""
+def initialise_embedding(model: nn.Module, vocab: Vocabulary, glove_file: str | Path, rows: str = "vlkit"
+                         ) -> list[str]:
+    """Copy `embedding_matrix(vocab, GloVe, rows)` into the model's word embedding; returns the missing words."""
     embeddings = [m for m in model.modules() if isinstance(m, nn.Embedding) and m.num_embeddings == len(vocab)]
     if len(embeddings) != 1:
         raise VlkitError(f"model.glove={glove_file} asks for GloVe word embeddings, but {type(model).__name__} has "
                          f"{len(embeddings)} nn.Embedding of the {len(vocab)} question words, where one is needed "
                          f"to put them in; drop model.glove for this model")
-    matrix, missing = embedding_matrix(vocab, load_glove(glove_file))
+    matrix, missing = embedding_matrix(vocab, load_glove(glove_file), rows)
     if matrix.shape[1] != embeddings[0].embedding_dim:
         raise VlkitError(f"{glove_file} has {matrix.shape[1]}-d vectors but the model embeds words in "
                          f"{embeddings[0].embedding_dim} dimensions (model.embed_dim)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 import torch
 
@@ -58,16 +58,18 @@ class Vocabulary:
         """Tokens of `text` that are not in the vocabulary."""
         return [t for t in self.tokenize(text) if t not in self.stoi]
 
-    def encode(self, text: str, max_len: int) -> list[int]:
-        """Token indices of `text`, unknown words as UNK, truncated to `max_len`."""
+    def encode(self, text: str, max_len: Optional[int]) -> list[int]:
+        """Token indices of `text`, unknown words as UNK, truncated to `max_len` (None: every token)."""
         return [self.stoi.get(t, self.unk_index) for t in self.tokenize(text)][:max_len]
 
-    def encode_batch(self, texts: list[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded indices (N, max_len) int64 and lengths (N,) int64; an empty question is an error."""
-        tokens = torch.zeros(len(texts), max_len, dtype=torch.long)
+    def encode_batch(self, texts: list[str], max_len: Optional[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded indices (N, T) int64 and lengths (N,) int64, T = `max_len`, or with None the longest
+        question (no truncation, as pytorch-vqa pads); an empty question is an error."""
+        encoded = [self.encode(text, max_len) for text in texts]
+        width = max_len if max_len is not None else max(map(len, encoded), default=0)
+        tokens = torch.zeros(len(texts), width, dtype=torch.long)
         lengths = torch.zeros(len(texts), dtype=torch.long)
-        for row, text in enumerate(texts):
-            ids = self.encode(text, max_len)
+        for row, (text, ids) in enumerate(zip(texts, encoded)):
             if not ids:
                 raise VlkitError(f"question {text!r} has no words")
             tokens[row, : len(ids)] = torch.tensor(ids)

@@ -16,7 +16,6 @@ and UNK=1; the answer list is mcan-vqa's `answer_dict.json` (`[ans_to_ix, ix_to_
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -25,33 +24,10 @@ from vlkit.core.config import Config, save_config
 from vlkit.core.errors import VlkitError
 from vlkit.core.runs import write_metadata
 from vlkit.text.vocabulary import Vocabulary
-from vlkit.vqa.data.official_files import read_questions
-from vlkit.vqa.data.splits import split_files
+from vlkit.vqa.data.answer_lists import read_answer_dict
+from vlkit.vqa.data.question_vocabularies import MCAN_VOCAB_SPLITS, question_texts, question_vocabulary
 from vlkit.vqa.data.vocabularies import VQAVocabularies
 from vlkit.vqa.task import VQATask
-
-MCAN_VOCAB_PARTS = ("train", "val", "test", "vg")
-
-
-def mcan_question_vocab(root: Path, version: str = "v2") -> Vocabulary:
-    """mcan-vqa's token vocabulary over the train, val, test2015 and VG question files of `root`."""
-    texts = []
-    for part in MCAN_VOCAB_PARTS:
-        questions_path, _ = split_files(root, part, version)
-        texts += [q.question for q in read_questions(questions_path).values()]
-    return Vocabulary.in_first_appearance_order(texts, "mcan")
-
-
-def read_answer_dict(path: Path) -> list[str]:
-    """Answers in index order from mcan-vqa's answer_dict.json."""
-    try:
-        ans_to_ix, ix_to_ans = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise VlkitError(f"{path} is not mcan-vqa's answer_dict.json ([ans_to_ix, ix_to_ans]): {error}") from error
-    answers = [ix_to_ans[str(i)] for i in range(len(ix_to_ans))]
-    if any(ans_to_ix.get(a) != i for i, a in enumerate(answers)):
-        raise VlkitError(f"{path}: ans_to_ix and ix_to_ans disagree")
-    return answers
 
 
 def _load(checkpoint: Path, key: str, what: str) -> dict:
@@ -99,7 +75,7 @@ def import_mcan(checkpoint: Path, config: Config, answer_dict: Path, out: Path) 
     _check_target(config, out, "mcan")
     saved = _load(checkpoint, "state_dict", "mcan-vqa")
     state = {k.removeprefix("module."): v for k, v in saved["state_dict"].items()}
-    vocab = mcan_question_vocab(Path(config.data.root), config.data.version)
+    vocab = question_vocabulary(question_texts(config.data.root, MCAN_VOCAB_SPLITS, config.data.version), "mcan")
     return _write_run(out, config, VQAVocabularies(vocab, read_answer_dict(answer_dict)), state, checkpoint)
 
 

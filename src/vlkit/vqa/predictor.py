@@ -39,7 +39,7 @@ class VQAPredictor(Predictor):
         self.vocab = trained.vocabularies.questions
         self.answers = trained.vocabularies.answers
         self.image_size: int = config.data.image_size
-        self.max_question_len: int = config.data.max_question_len
+        self.max_question_len: Optional[int] = config.data.max_question_len  # None: every word is read
 
     @torch.no_grad()
     def answer(self, image: Path, question: str, top_k: int = 5) -> Prediction:
@@ -68,7 +68,8 @@ class VQAPredictor(Predictor):
         top = torch.topk(probabilities, k=min(top_k, len(self.answers)))
         answers = [(self.answers[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
         attention = output["attention"][0].cpu() if "attention" in output else None
-        return Prediction(question, pixels, answers, unknown, attention, max(0, len(words) - self.max_question_len))
+        dropped = 0 if self.max_question_len is None else max(0, len(words) - self.max_question_len)
+        return Prediction(question, pixels, answers, unknown, attention, dropped)
 
     def save_attention(self, prediction: Prediction, path: Path) -> None:
         """Draw the prediction's attention over its image as a PNG at `path`."""

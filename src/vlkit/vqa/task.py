@@ -11,6 +11,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
@@ -48,6 +49,15 @@ class ImageEncoderConfig:
 
     def __post_init__(self) -> None:
         check_positive_ints(self, "cnn_channels")
+
+
+GLOVE_REQUIRED, GLOVE_NONE = "required", "none"  # recipe values of model.glove
+
+
+def glove_file(config: Config) -> Optional[str]:
+    """The GloVe text file the model's word embeddings start from, None when there is none."""
+    glove = getattr(config.model, "glove", None)
+    return None if glove in (None, GLOVE_REQUIRED, GLOVE_NONE) else glove
 
 
 class VQATask(Task):
@@ -88,6 +98,18 @@ class VQATask(Task):
             raise InvalidValue("data.image_size", config.data.image_size,
                                f"at least {2 ** len(cnn_channels)}: the CNN halves it {len(cnn_channels)} times")
 
+    def training_departures(self, config: Config) -> list[str]:
+        """A recipe whose reference starts from GloVe says `model.glove: required`: training needs the file, or
+        `model.glove=none`, which is recorded as a departure."""
+        glove = getattr(config.model, "glove", None)
+        if glove == GLOVE_REQUIRED:
+            raise VlkitError(f"this recipe starts the word embeddings from GloVe, as {config.model_entry.name}'s "
+                             "reference does: pass model.glove=PATH/glove.840B.300d.txt (or model.glove=none to "
+                             "train without it; the run records that departure)")
+        if glove == GLOVE_NONE:
+            return ["model.glove=none: the word embeddings start random, not from GloVe as the reference's do"]
+        return []
+
     def upgrade_saved_config(self, saved: dict) -> dict:
         """Runs of vlkit 0.1 saved one data section holding the keys of every dataset; keep the dataset's own."""
         data = dict(saved.get("data") or {})
@@ -103,9 +125,9 @@ class VQATask(Task):
         with `model.glove` starts its word embeddings from GloVe."""
         sizes = {"vocab_size": len(vocabularies.questions), "num_answers": len(vocabularies.answers)}
         model: nn.Module = config.model_entry.builder(config.model, **sizes)
-        glove = getattr(config.model, "glove", None)
+        glove = glove_file(config)
         if glove and fresh:
-            missing = initialise_embedding(model, vocabularies.questions, glove)
+            missing = initialise_embedding(model, vocabularies.questions, glove, config.model.glove_rows)
             if rank_zero_only.rank == 0:
                 log.info("word embeddings from %s; %d of %d words missing there", glove, len(missing),
                          len(vocabularies.questions))

@@ -11,7 +11,7 @@ from conftest import REPO, build_vqa_model, run_cli
 from reference_forward import mcan_vqa_logits
 from vlkit.core.predictor import load_run
 from vlkit.synth.vqa_official_files import SynthQuestion, write_vqa_part
-from vlkit.vqa.checkpoint_import import mcan_question_vocab
+from vlkit.vqa.data.question_vocabularies import MCAN_VOCAB_SPLITS, question_texts, question_vocabulary
 from vlkit.vqa.models.mcan import McanOptions
 from vlkit.vqa.task import VQATask
 
@@ -23,7 +23,7 @@ def test_import_then_evaluate_gives_the_reference_models_answers(tmp_path):
     parts = make_data(tmp_path, train_images=6, val_images=4, test_images=2)
     write_vqa_part(tmp_path, "test", [SynthQuestion(5000, 2000, "Which hue is the sphere?", "which", "other", ())])
     write_vqa_part(tmp_path, "vg", [SynthQuestion(6000, 1, "What shade is the ball?", "what", "other", ("red",) * 10)])
-    vocab = mcan_question_vocab(tmp_path)
+    vocab = question_vocabulary(question_texts(tmp_path, MCAN_VOCAB_SPLITS), "mcan")
     # first appearance over train, val, test2015, VG: the test and VG words come last
     assert vocab.itos[:7] == ["<pad>", "<unk>", "what", "color", "is", "the", "ball"]
     assert vocab.itos.index("which") > vocab.itos.index("of") and vocab.itos[-1] == "shade"

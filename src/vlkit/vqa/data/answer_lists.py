@@ -13,13 +13,16 @@ and scores a training target.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from vlkit.core.errors import VlkitError
 from vlkit.vqa.data.official_files import VQAAnnotation
 from vlkit.vqa.metrics.normalization import process_digits_articles, process_punctuation
 from vlkit.vqa.metrics.official import question_accuracy
@@ -62,6 +65,18 @@ def pytorch_vqa_answer_vocab(annotations: Iterable[VQAAnnotation], top_k: int = 
     counts = Counter(pytorch_vqa_answer(text) for a in annotations for text in a.answers.texts)
     kept = [answer for answer, _ in counts.most_common(top_k)]
     return sorted(kept, key=lambda answer: (counts[answer], answer), reverse=True)
+
+
+def read_answer_dict(path: str | Path) -> list[str]:
+    """Answers in index order from mcan-vqa's published `core/data/answer_dict.json` (`[ans_to_ix, ix_to_ans]`)."""
+    try:
+        ans_to_ix, ix_to_ans = json.loads(Path(path).read_text())
+        answers = [ix_to_ans[str(i)] for i in range(len(ix_to_ans))]
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise VlkitError(f"{path} is not mcan-vqa's answer_dict.json ([ans_to_ix, ix_to_ans]): {error}") from error
+    if any(ans_to_ix.get(a) != i for i, a in enumerate(answers)):
+        raise VlkitError(f"{path}: ans_to_ix and ix_to_ans disagree")
+    return answers
 
 
 @dataclass(frozen=True)

@@ -26,19 +26,21 @@ log = logging.getLogger("vlkit")
 class QuestionOptions(LoaderOptions):
     """Loader settings plus question length and subsets, common to every VQA data section."""
 
-    max_question_len: int = 16
+    max_question_len: Optional[int] = 16  # words a model reads; null: every word (padded to the longest)
     train_subset: Optional[int] = None  # keep only the first N train questions (smoke tests)
     eval_subset: Optional[int] = None  # keep only the first N validation/test questions
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_positive_int(self, "max_question_len")
+        check_positive_int(self, "max_question_len", optional=True)
         check_positive_int(self, "train_subset", "eval_subset", optional=True)
 
 
 @rank_zero_only
-def report_long_questions(split: str, questions: list[str], vocab: Vocabulary, max_len: int) -> None:
+def report_long_questions(split: str, questions: list[str], vocab: Vocabulary, max_len: Optional[int]) -> None:
     """Log how many questions have more words than the model reads (data.max_question_len): they are cut."""
+    if max_len is None:
+        return
     lengths = [len(vocab.tokenize(question)) for question in questions]
     longer = sum(length > max_len for length in lengths)
     if longer:

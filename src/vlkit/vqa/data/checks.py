@@ -62,12 +62,14 @@ def images_without_features(split: VQASplit, store: FeatureStore) -> list[int]:
 
 def check_splits(train: VQASplit, evaluation: Optional[VQASplit] = None,
                  results: Optional[list[tuple[int, str]]] = None, vocabulary: str = "mcan",
-                 store: Optional[FeatureStore] = None) -> dict:
-    """The whole report as a JSON-ready dict, with a list of warnings."""
-    build, normalise = ANSWER_LISTS[vocabulary].build, ANSWER_LISTS[vocabulary].normalise
+                 store: Optional[FeatureStore] = None, answers: Optional[list[str]] = None) -> dict:
+    """The whole report as a JSON-ready dict, with a list of warnings. Coverage is of `answers` (the list a run
+    trains with), or, without it, of the `vocabulary` kind's list built from `train`."""
+    normalise = ANSWER_LISTS[vocabulary].normalise
     warnings: list[str] = []
     train_annotations = list(train.annotations.values())
-    answers = build(train_annotations)
+    if answers is None:
+        answers = ANSWER_LISTS[vocabulary].build(train_annotations)
     report: dict = {
         "train": {"split": train.name, "questions": len(train.questions),
                   "images": len({q.image_id for q in train.questions.values()}), **length_stats(train)},

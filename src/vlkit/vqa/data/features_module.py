@@ -25,16 +25,16 @@ import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
-from vlkit.core.errors import VlkitError
+from vlkit.core.errors import InvalidValue, VlkitError
 from vlkit.core.sampling import PositionDataset, unpack_positions
 from vlkit.core.validation import check_choice
 from vlkit.features.store import FeatureStore, skipped_ids
 from vlkit.text.tokenizers import TOKENIZERS
-from vlkit.text.vocabulary import Vocabulary
-from vlkit.vqa.data.answer_lists import ANSWER_LISTS, soft_targets
+from vlkit.vqa.data.answer_lists import ANSWER_LISTS, read_answer_dict, soft_targets
 from vlkit.vqa.data.base import QuestionOptions, QuestionsDataModule, report_long_questions
 from vlkit.vqa.data.checks import check_splits
 from vlkit.vqa.data.official_files import VQAAnnotation
+from vlkit.vqa.data.question_vocabularies import question_texts, question_vocabulary
 from vlkit.vqa.data.registry import register_dataset
 from vlkit.vqa.data.splits import VQASplit, load_split
 from vlkit.vqa.data.vocabularies import VQAVocabularies
@@ -54,16 +54,26 @@ class VQAData(QuestionOptions):
     train_split: str = "train"  # train | train+val | train+val+vg
     val_split: str = "val"
     test_split: Optional[str] = None  # test-dev (default) | test | val
-    answers: str = "mcan"  # answer list and its normalisation, mcan | pytorch-vqa
+    answers: str = "mcan"  # answer list kind, mcan | pytorch-vqa, or mcan-vqa's answer_dict.json (mcan rules)
+    answer_splits: Optional[str] = None  # annotations the answer list is built from; null: data.train_split
+    vocab_splits: Optional[str] = None  # question files the vocabulary is built from; null: data.train_split
+    answerable_only: bool = False  # train only on questions with a human answer in the list (pytorch-vqa)
     tokenizer: str = "mcan"  # question tokens, mcan | pytorch-vqa | words
     version: str = "v2"  # v1 | v2 file names
     legacy_metric: bool = False  # validate with the pre-2021 official evaluator
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_choice(self, "answers", sorted(ANSWER_LISTS))
+        if self.answers not in ANSWER_LISTS and not self.answers.endswith(".json"):
+            raise InvalidValue("answers", self.answers,
+                               f"one of {', '.join(sorted(ANSWER_LISTS))} or the path of mcan-vqa's answer_dict.json")
         check_choice(self, "tokenizer", sorted(TOKENIZERS))
         check_choice(self, "version", ("v1", "v2"))
+
+    @property
+    def answer_rules(self) -> str:
+        """The `ANSWER_LISTS` kind whose normalisation and target scores apply (an answer_dict.json is MCAN's)."""
+        return self.answers if self.answers in ANSWER_LISTS else "mcan"
 
 
 @rank_zero_only
@@ -146,26 +156,49 @@ class VQAFeaturesDataModule(QuestionsDataModule):
         val = load_split(config.val_split, self.root, config.version)
         if val.annotations is None:
             raise VlkitError(f"data.val_split {config.val_split!r} has no annotations: validate on val")
-        self.check_report = check_splits(train, val, vocabulary=config.answers, store=self.store)
+        if self.answers is None:
+            self.answers = self._answer_list(train)
+        if self.vocab is None:
+            texts = (question_texts(self.root, config.vocab_splits, config.version) if config.vocab_splits
+                     else [q.question for q in train.questions.values()])
+            self.vocab = question_vocabulary(texts, config.tokenizer)
+        self.check_report = check_splits(train, val, vocabulary=config.answer_rules, answers=self.answers,
+                                         store=self.store)
         for warning in self.check_report["warnings"]:
             _report(logging.WARNING, "data check: %s", warning)
         baseline = self.check_report["majority_baseline"]
         _report(logging.INFO, "data check: majority-answer baseline on %s: %.2f %s", val.name, baseline["overall"],
                 baseline["perAnswerType"])
-        if self.vocab is None:
-            self.vocab = Vocabulary.in_first_appearance_order((q.question for q in train.questions.values()),
-                                                              config.tokenizer)
-        if self.answers is None:
-            self.answers = ANSWER_LISTS[config.answers].build(list(train.annotations.values()))
-            if not self.answers:
-                raise VlkitError(f"the {config.answers} answer list of {train.name} is empty: too few questions")
-        self.splits["train"] = self._encode(train, config.train_subset)
+        self.splits["train"] = self._encode(train, config.train_subset, answerable_only=config.answerable_only)
         self.require_one_batch(len(self.splits["train"]))
         self.splits["val"] = self._encode(val, config.eval_subset)
 
-    def _encode(self, split: VQASplit, limit: Optional[int]) -> EncodedQuestions:
-        """Encode the questions whose image has features (the others are reported and left out)."""
+    def _answer_list(self, train: VQASplit) -> list[str]:
+        """mcan-vqa's answer_dict.json when `data.answers` names one, else the list of that kind built from the
+        annotations of `data.answer_splits` (by default the training split)."""
+        config = self.config
+        if config.answers not in ANSWER_LISTS:
+            return read_answer_dict(config.answers)
+        source = train if config.answer_splits in (None, config.train_split) else \
+            load_split(config.answer_splits, self.root, config.version)
+        if source.annotations is None:
+            raise VlkitError(f"data.answer_splits {config.answer_splits!r} has no annotations to build answers from")
+        answers = ANSWER_LISTS[config.answers].build(list(source.annotations.values()))
+        if not answers:
+            raise VlkitError(f"the {config.answers} answer list of {source.name} is empty: too few questions")
+        return answers
+
+    def _encode(self, split: VQASplit, limit: Optional[int], answerable_only: bool = False) -> EncodedQuestions:
+        """Encode the questions whose image has features (the others are reported and left out); with
+        `answerable_only`, only those with at least one human answer in the answer list (pytorch-vqa's filter)."""
         questions = list(split.questions.values())
+        if answerable_only:
+            normalise, listed = ANSWER_LISTS[self.config.answer_rules].normalise, set(self.answers)
+            kept = [q for q in questions
+                    if any(normalise(text) in listed for text in split.annotations[q.question_id].answers.texts)]
+            _report(logging.INFO, "%s: %d of %d question(s) have a human answer in the answer list and are trained "
+                    "on (data.answerable_only)", split.name, len(kept), len(questions))
+            questions = kept
         image_ids = np.array([q.image_id for q in questions], dtype=np.int64)
         keep = self.store.has(image_ids)
         if not keep.all():
@@ -189,7 +222,7 @@ class VQAFeaturesDataModule(QuestionsDataModule):
         )
         if annotations is not None:
             encoded.target_offsets, encoded.target_answers, encoded.target_scores = soft_targets(
-                annotations, self.answers, self.config.answers)
+                annotations, self.answers, self.config.answer_rules)
         return encoded
 
     def split(self, name: str) -> EncodedQuestions:

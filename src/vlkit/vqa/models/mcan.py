@@ -24,7 +24,9 @@ from typing import Optional
 import torch
 from torch import nn
 
+from vlkit.core.validation import check_choice
 from vlkit.nn.recurrent import run_lstm
+from vlkit.text.glove import GLOVE_ROWS
 from vlkit.vqa.models.registry import register_model
 
 MASK_FILL = -1e9
@@ -43,7 +45,11 @@ class McanOptions:
     flat_mlp_size: int = 512
     flat_glimpses: int = 1
     flat_out_size: int = 1024
-    glove: Optional[str] = None  # GloVe text file: the word embeddings start from it (see vlkit.text.glove)
+    glove: Optional[str] = None  # GloVe text file the word embeddings start from; recipes: "required" | "none"
+    glove_rows: str = "mcan"  # mcan: PAD/UNK rows are GloVe's "PAD"/"UNK", missing words zero | vlkit (see glove.py)
+
+    def __post_init__(self) -> None:
+        check_choice(self, "glove_rows", GLOVE_ROWS)
 
 
 @dataclass
