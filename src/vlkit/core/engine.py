@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 import time
@@ -24,9 +23,8 @@ from vlkit.core.config_sections import TrainerConfig
 from vlkit.core.epoch_metrics import append_epoch
 from vlkit.core.errors import Interrupted
 from vlkit.core.sampling import ResumableLoader, batch_size
+from vlkit.core.signal_requests import StopOnCtrlC
 from vlkit.core.slurm import SlurmRequeue, slurm_plugins, under_slurm
-
-log = logging.getLogger("vlkit")
 
 
 class EpochMetricsWriter(Callback):
@@ -67,52 +65,6 @@ class EpochMetricsWriter(Callback):
         row.update(train_seconds=round(train_seconds, 2), epoch_seconds=round(time.perf_counter() - self.epoch_start, 2),
                    samples_per_second=round(self.samples / max(train_seconds, 1e-9), 1))
         append_epoch(self.run_dir, row)
-
-
-class StopOnCtrlC(Callback):
-    """Ctrl-C during fit stops training at the end of the current batch (training or validation), the way
-    SIGTERM does, instead of raising KeyboardInterrupt wherever the program is (half-way through writing a
-    checkpoint or a log, where a held lock can hang the shutdown). A second Ctrl-C stops at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.previous_handler: Any = None
-
-    def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if threading.current_thread() is threading.main_thread():
-            self.previous_handler = signal.signal(signal.SIGINT, self._request)
-
-    def on_fit_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self._restore_handler()
-
-    def on_exception(self, trainer: pl.Trainer, module: pl.LightningModule, exception: BaseException) -> None:
-        self._restore_handler()
-
-    def _restore_handler(self) -> None:
-        if self.previous_handler is not None:
-            signal.signal(signal.SIGINT, self.previous_handler)
-            self.previous_handler = None
-
-    def _request(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        log.warning("Ctrl-C: training stops after this batch (Ctrl-C again stops at once)")
-
-    def _stop_if_requested(self, trainer: pl.Trainer) -> None:
-        requested = self.requested
-        if trainer.world_size > 1:
-            requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
-        if requested:
-            raise Interrupted("Ctrl-C", 128 + signal.SIGINT)
-
-    def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
-        self._stop_if_requested(trainer)
-
-    def on_validation_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, outputs: Any, batch: Any,
-                                batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._stop_if_requested(trainer)
 
 
 class TrainLoaderPlace(Callback):

@@ -18,16 +18,14 @@ import os
 import re
 import signal
 import subprocess
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Any, Optional
 
 import lightning.pytorch as pl
 from lightning.fabric.plugins.environments import SLURMEnvironment
-from lightning.pytorch.callbacks import Callback
 
 from vlkit.core.errors import Interrupted
+from vlkit.core.signal_requests import SignalRequest
 
 log = logging.getLogger("vlkit")
 
@@ -75,7 +73,7 @@ def slurm_plugins() -> list[Any]:
     return [SLURMEnvironment(auto_requeue=False)] if under_slurm() else []
 
 
-class SlurmRequeue(Callback):
+class SlurmRequeue(SignalRequest):
     """On SIGUSR1 under SLURM: at the end of the current step save hpc_ckpt_<n>.ckpt, requeue the job and stop.
 
     Stopping raises `Interrupted` (exit status 138), which marks the run interrupted; SLURM then
@@ -84,35 +82,15 @@ class SlurmRequeue(Callback):
     for `--resume`.
     """
 
+    signum = REQUEUE_SIGNAL
+
     def __init__(self, run_dir: Path):
+        super().__init__()
         self.run_dir = run_dir
-        self.requested = False
-        self.previous_handler: Any = None
-
-    def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if threading.current_thread() is threading.main_thread():
-            self.previous_handler = signal.signal(REQUEUE_SIGNAL, self._request)
-
-    def on_fit_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self._restore_handler()
-
-    def on_exception(self, trainer: pl.Trainer, module: pl.LightningModule, exception: BaseException) -> None:
-        self._restore_handler()
-
-    def _restore_handler(self) -> None:
-        if self.previous_handler is not None:
-            signal.signal(REQUEUE_SIGNAL, self.previous_handler)
-            self.previous_handler = None
-
-    def _request(self, signum: int, frame: Optional[FrameType]) -> None:
-        self.requested = True
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        requested = self.requested
-        if trainer.world_size > 1:
-            requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
-        if not requested:
+        if not self.agreed(trainer):
             return
         self.requested = False
         path = next_hpc_checkpoint(self.run_dir)
