@@ -146,41 +146,39 @@ def read_question_ids(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return ids, image_ids
 
 
+def _records(path: Path, what: str, decoder: Any, key: str, fields: tuple[str, ...]) -> tuple[list, Callable, bool]:
+    """(records, field getter, typed) of the `key` list of an official file: msgspec's typed decode, or, when a
+    record has another shape, the plain-JSON records checked one by one (which names the first bad one).
+    Call inside `collector_paused()`."""
+    raw = read_bytes(path, f"VQA {what}")
+    typed = decode_typed(raw, decoder)
+    if typed is not None:
+        return getattr(typed, key), attrgetter, True
+    return _items(decode(raw, path, f"VQA {what}"), key, path, what, fields), itemgetter, False
+
+
 def _question_columns(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    raw = read_bytes(path, "VQA questions")
     with collector_paused():
-        typed = decode_typed(raw, _QUESTIONS)
-        if typed is not None:
-            items, get = typed.questions, attrgetter
-        else:
-            items = _items(decode(raw, path, "VQA questions"), "questions", path, "questions", _QUESTION_FIELDS)
-            get = itemgetter
+        items, get, typed = _records(path, "questions", _QUESTIONS, "questions", _QUESTION_FIELDS)
         ids = _integers(items, get("question_id"), "question_id", path)
         if len(np.unique(ids)) != len(ids):
             raise VlkitError(f"{path}: {len(ids) - len(np.unique(ids))} question_id(s) appear more than once")
-        texts = list(map(get("question"), items)) if typed is not None else _strings(map(get("question"), items))
+        texts = list(map(get("question"), items)) if typed else _strings(map(get("question"), items))
         return ids, _integers(items, get("image_id"), "image_id", path), texts
 
 
 def read_annotation_table(path: str | Path) -> AnnotationTable:
     """The columns of an official annotations file, every record and human answer checked."""
     path = Path(path)
-    raw = read_bytes(path, "VQA annotations")
     with collector_paused():
-        typed = decode_typed(raw, _ANNOTATIONS)
-        if typed is not None:
-            items, get = typed.annotations, attrgetter
-        else:
-            items = _items(decode(raw, path, "VQA annotations"), "annotations", path, "annotations",
-                           _ANNOTATION_FIELDS)
-            get = itemgetter
+        items, get, typed = _records(path, "annotations", _ANNOTATIONS, "annotations", _ANNOTATION_FIELDS)
         human_lists = list(map(get("answers"), items))
         for position, humans in enumerate(human_lists):
             if not isinstance(humans, list) or not humans:
                 raise VlkitError(f"{path}: annotations[{position}] needs a non-empty 'answers' list of "
                                  "{answer, answer_confidence, answer_id} objects")
         flat = list(chain.from_iterable(human_lists))
-        if typed is None and not all(isinstance(h, dict) and "answer" in h for h in flat):
+        if not typed and not all(isinstance(h, dict) and "answer" in h for h in flat):
             position = next(i for i, humans in enumerate(human_lists)
                             if not all(isinstance(h, dict) and "answer" in h for h in humans))
             raise VlkitError(f"{path}: annotations[{position}] has an answer that is not an object with an "
@@ -189,10 +187,10 @@ def read_annotation_table(path: str | Path) -> AnnotationTable:
         if len(np.unique(ids)) != len(ids):
             raise VlkitError(f"{path}: {len(ids) - len(np.unique(ids))} question_id(s) are annotated more than once")
         counts = np.fromiter(map(len, human_lists), dtype=np.int64, count=len(human_lists))
-        strings = list if typed is not None else _strings  # the typed decode has checked that they are strings
+        strings = list if typed else _strings  # the typed decode has checked that they are strings
         answers = AnswerColumns(strings(map(get("answer"), flat)), _optional(flat, "answer_id", get),
                                 _optional(flat, "answer_confidence", get), np.concatenate([[0], np.cumsum(counts)]))
-        majority = (map(attrgetter("multiple_choice_answer"), items) if typed is not None
+        majority = (map(attrgetter("multiple_choice_answer"), items) if typed
                     else (item.get("multiple_choice_answer", "") for item in items))
         return AnnotationTable(ids, _integers(items, get("image_id"), "image_id", path),
                                strings(map(get("question_type"), items)), strings(map(get("answer_type"), items)),
