@@ -217,13 +217,18 @@ class StoreWriter:
         them); otherwise they are `failed_ids`, stay pending for the next run, and the store stays
         incomplete. The store is complete when every id has a row or was skipped.
         """
-        done = np.asarray(self.arrays["done"])
-        bad = sorted(int(i) for i in bad)
-        skipped = sorted(set(bad if skip_bad else []) | (set(skipped_ids(self.manifest)) - set(bad)))
-        self.manifest.pop("bad_ids", None)
-        self.manifest["skipped_ids"] = [i for i in skipped if not done[np.searchsorted(self.ids, i)]]
-        self.manifest["failed_ids"] = [] if skip_bad else bad
-        self.manifest["complete"] = bool((done | np.isin(self.ids, self.manifest["skipped_ids"])).all())
-        self.manifest["rows_done"] = int(done.sum())
+        record_bad_items(self.manifest, self.ids, np.asarray(self.arrays["done"]), bad, skip_bad)
         write_json_atomic(self.directory / MANIFEST, self.manifest)
         return self.manifest
+
+
+def record_bad_items(manifest: dict, ids: np.ndarray, done: np.ndarray, bad: Sequence[int], skip_bad: bool) -> None:
+    """Update `manifest` (skipped_ids, failed_ids, complete, rows_done) after a writing run over rows `ids` (N,)
+    with `done` (N,) bool, in which the items `bad` could not be read; see `StoreWriter.finish`."""
+    bad = sorted(int(i) for i in bad)
+    skipped = set(bad if skip_bad else []) | (set(skipped_ids(manifest)) - set(bad))
+    manifest.pop("bad_ids", None)
+    manifest["skipped_ids"] = sorted(skipped - set(ids[done].tolist()))
+    manifest["failed_ids"] = [] if skip_bad else bad
+    manifest["complete"] = bool((done | np.isin(ids, manifest["skipped_ids"])).all())
+    manifest["rows_done"] = int(done.sum())

@@ -26,15 +26,22 @@ def draw_shape(shape: str, color: str, size: int, rng: np.random.Generator) -> I
     draw = ImageDraw.Draw(image)
     extent = int(rng.integers(size // 3, size - 8))
     left, top = (int(v) for v in rng.integers(2, size - extent - 2, size=2))
-    box = (left, top, left + extent, top + extent)
+    height = int(extent * rng.uniform(0.5, 1.0)) if shape == "rectangle" else extent
+    fill_shape(draw, shape, (left, top, left + extent, top + height), color)
+    return image
+
+
+def fill_shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[int, int, int, int], color: str) -> None:
+    """Draw one filled shape that spans `box` (left, top, right, bottom): a circle (ellipse) in it, the
+    rectangle itself, or a triangle with its base on the bottom edge and its apex at the top centre."""
+    left, top, right, bottom = box
     fill = COLORS[color]
     if shape == "circle":
         draw.ellipse(box, fill=fill)
     elif shape == "rectangle":
-        draw.rectangle((left, top, left + extent, top + int(extent * rng.uniform(0.5, 1.0))), fill=fill)
+        draw.rectangle(box, fill=fill)
     else:
-        draw.polygon([(left, top + extent), (left + extent, top + extent), (left + extent // 2, top)], fill=fill)
-    return image
+        draw.polygon([(left, bottom), (right, bottom), (left + (right - left) // 2, top)], fill=fill)
 
 
 def questions_for(shape: str, color: str, rng: np.random.Generator) -> list[tuple[str, str]]:
