@@ -61,3 +61,15 @@ def test_mcan_schedule_warm_up_then_decay():
         schedule.step()
     expected = [0.25, 0.5, 0.75] + [1.0] * 7 + [0.2, 0.2, 0.04]  # MCAN: warm-up over 3 epochs, x0.2 at 10 and 12
     assert rates == pytest.approx([1e-4 * f for f in expected])
+
+
+def test_adam_is_the_fused_kernel_and_updates_as_the_adam_formula():
+    module = counting_module("optim.lr=0.1", "optim.betas=[0.5,0.75]", "optim.eps=1e-8")
+    optimizer = module.configure_optimizers()
+    assert optimizer.defaults["fused"] is True
+    weight = next(module.parameters())
+    before = weight.detach().clone()
+    weight.grad = torch.full_like(weight, 2.0)
+    optimizer.step()
+    # first Adam step: m = (1 - 0.5) g, v = (1 - 0.75) g^2; bias-corrected m / sqrt(v) = g / |g| = 1
+    torch.testing.assert_close(weight.detach(), before - 0.1 * 1.0 / (1 + 1e-8))

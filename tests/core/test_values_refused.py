@@ -29,6 +29,8 @@ def refused(*overrides):
     ("trainer.devices=0", "trainer.devices=0: must be a count >= 1, -1"),
     ("trainer.strategy=fastest", "trainer.strategy='fastest': must be one of auto, ddp"),
     ("trainer.accumulate_grad_batches=0", "trainer.accumulate_grad_batches=0: must be a whole number >= 1"),
+    ("trainer.matmul_precision=low", "trainer.matmul_precision='low': must be one of highest, high, medium"),
+    ("trainer.compile=maybe", "'trainer.compile' in command-line overrides: Value 'maybe' is not a valid bool"),
     ("trainer=5", "config section 'trainer' in command-line overrides must be a mapping"),
     ("run.name=a/b/../../../../escape", "run.name='a/b/../../../../escape': must be a plain name"),
     ("run.name=..", "run.name='..': must be a plain name"),
@@ -45,6 +47,20 @@ def test_a_cpu_machine_refuses_gpu_training_and_16_bit_mixed_precision():
         pytest.skip("this machine has a GPU")
     assert "this machine has no CUDA GPU" in refused("trainer.accelerator=gpu")
     assert "16-mixed needs a GPU" in refused("trainer.precision=16-mixed")
+
+
+def test_compiling_on_a_cpu_without_a_cpp_compiler_is_refused_before_any_work(monkeypatch):
+    import shutil
+
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert "trainer.compile=True: must be false here: torch.compile on the CPU needs a C++ compiler" in refused(
+        "trainer.compile=true")
+    load_config(CountingTask(), None, ["trainer.compile=false"])
 
 
 def test_a_run_root_that_is_a_file_is_refused(tmp_path):

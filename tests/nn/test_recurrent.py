@@ -27,3 +27,33 @@ def test_an_empty_question_names_its_batch_row():
     lstm = nn.LSTM(4, 6, batch_first=True)
     with pytest.raises(VlkitError, match=r"rows \[1\] have no words"):
         run_lstm(lstm, torch.randn(2, 3, 4), torch.tensor([2, 0]))
+
+
+def test_gradients_equal_those_through_pytorchs_packed_lstm():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(4, 6, num_layers=2, batch_first=True)
+    embedded = torch.randn(4, 5, 4, requires_grad=True)
+    lengths = torch.tensor([2, 5, 3, 5])
+    outputs, (hidden, cell) = run_lstm(lstm, embedded, lengths)
+    (outputs.square().sum() + hidden.sum() + 2 * cell.sum()).backward()
+    ours = [embedded.grad.clone()] + [p.grad.clone() for p in lstm.parameters()]
+    embedded.grad = None
+    lstm.zero_grad()
+    packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+    packed_outputs, (hidden, cell) = lstm(packed)
+    outputs, _ = nn.utils.rnn.pad_packed_sequence(packed_outputs, batch_first=True, total_length=5)
+    (outputs.square().sum() + hidden.sum() + 2 * cell.sum()).backward()
+    for mine, theirs in zip(ours, [embedded.grad] + [p.grad for p in lstm.parameters()]):
+        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_between_layers_applies_in_training_only():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(4, 6, num_layers=2, dropout=0.5, batch_first=True).eval()
+    embedded, lengths = torch.randn(3, 4, 4), torch.tensor([4, 2, 3])
+    evaluated, _ = run_lstm(lstm, embedded, lengths)
+    alone, _ = lstm(embedded[:1])
+    torch.testing.assert_close(evaluated[0], alone[0])
+    lstm.train()
+    trained, _ = run_lstm(lstm, embedded, lengths)
+    assert not torch.allclose(trained[0], alone[0])

@@ -16,6 +16,7 @@ from vlkit.core.validation import check_choice, check_non_negative, check_positi
 
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed")  # what every model trains in (16-mixed on a GPU only)
+MATMUL_PRECISIONS = ("highest", "high", "medium")  # torch.set_float32_matmul_precision; high = TF32 on GPUs
 
 
 def check_devices(devices: Any) -> None:
@@ -45,6 +46,25 @@ def check_accelerator(accelerator: str, precision: str) -> None:
         raise InvalidValue("accelerator", accelerator, "cpu or auto: this machine has no CUDA GPU")
     if precision == "16-mixed" and not gpu:
         raise InvalidValue("precision", precision, "32 or bf16-mixed on a CPU (16-mixed needs a GPU)")
+
+
+def check_compile(compile_model: bool, accelerator: str) -> None:
+    """trainer.compile needs what torch.compile builds kernels with: a C++ compiler on the CPU, Triton on a GPU."""
+    import importlib.util
+    import os
+    import shutil
+
+    import torch
+
+    if not compile_model:
+        return
+    gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    if gpu and importlib.util.find_spec("triton") is None:
+        raise InvalidValue("compile", compile_model, "false here: torch.compile on a GPU needs Triton (pip install triton)")
+    compilers = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "clang++", "c++"]
+    if not gpu and not any(shutil.which(compiler) for compiler in compilers):
+        raise InvalidValue("compile", compile_model, "false here: torch.compile on the CPU needs a C++ compiler "
+                           f"({' or '.join(compilers)} on PATH)")
 
 
 def check_strategy(strategy: str) -> None:
@@ -121,6 +141,8 @@ class TrainerConfig:
     progress_bar: bool = True
     log_every_n_steps: int = 50
     threads: Optional[int] = None  # torch intra-op threads; None keeps torch's default
+    compile: bool = False  # torch.compile the model for training (the first steps compile; keys unchanged)
+    matmul_precision: str = "high"  # fp32 matmuls while training: high = TF32 on GPUs that have it | highest
 
     def __post_init__(self) -> None:
         check_positive_int(self, "max_epochs", "num_nodes", "accumulate_grad_batches", "log_every_n_steps")
@@ -131,3 +153,5 @@ class TrainerConfig:
         check_devices(self.devices)
         check_accelerator(self.accelerator, self.precision)
         check_strategy(self.strategy)
+        check_choice(self, "matmul_precision", MATMUL_PRECISIONS)
+        check_compile(self.compile, self.accelerator)

@@ -8,11 +8,12 @@ split -> summary.json. Every task trains through this one function.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import statistics
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import lightning.pytorch as pl
 import torch
@@ -66,8 +67,12 @@ def fit(task: Task, config: Config, resume_dir: Optional[Path] = None) -> Option
     os.environ[RUN_DIR_ENV] = str(run_dir)  # DDP child processes re-run this command: same directory
     try:
         module = task.build_module(config, datamodule.vocabularies, fresh=resume_dir is None)
+        warn_about_slow_cpu_bf16(config)
+        if config.trainer.compile:
+            module.model.compile()  # in place: parameter names, hence checkpoint keys, stay as they are
         trainer = build_trainer(config.trainer, run_dir, monitor=task.monitor, mode=task.monitor_mode)
-        run_fit(trainer, module, datamodule, checkpoint_path)
+        with float32_matmul_precision(config.trainer.matmul_precision):
+            run_fit(trainer, module, datamodule, checkpoint_path)
         return _finish(task, run_dir, config, datamodule, module, trainer)
     except (Interrupted, KeyboardInterrupt) as error:
         exit_code, cause = (error.exit_code, str(error)) if isinstance(error, Interrupted) else (130, "Ctrl-C")
@@ -89,6 +94,30 @@ def fit(task: Task, config: Config, resume_dir: Optional[Path] = None) -> Option
         raise
     finally:
         os.environ.pop(RUN_DIR_ENV, None)
+
+
+def warn_about_slow_cpu_bf16(config: Config) -> None:
+    """bf16-mixed on a CPU without bf16 instructions (AVX512-BF16 or AMX) is emulated and several times slower
+    than fp32 (docs/BENCHMARKS.md): say so before training starts."""
+    accelerator = config.trainer.accelerator
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    if config.trainer.precision == "bf16-mixed" and on_cpu and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        log.warning("trainer.precision=bf16-mixed: this CPU has no bf16 instructions (AVX512-BF16 or AMX), so bf16 "
+                    "is emulated and slower than trainer.precision=32 here")
+
+
+@contextlib.contextmanager
+def float32_matmul_precision(precision: str) -> Iterator[None]:
+    """fp32 matmuls (and cuDNN convolutions) at `precision` while training, "highest" again afterwards, so the
+    test split is scored as `evaluate` scores it. "high" lets GPUs with TF32 (Ampere and newer) use it; it
+    changes nothing on the CPU."""
+    torch.set_float32_matmul_precision(precision)
+    torch.backends.cudnn.allow_tf32 = precision != "highest"
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision("highest")
+        torch.backends.cudnn.allow_tf32 = False
 
 
 def _write_run_files(task: Task, run_dir: Path, config: Config, datamodule: TaskDataModule,

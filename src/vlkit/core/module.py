@@ -74,8 +74,11 @@ class TaskModule(pl.LightningModule):
 
     def configure_optimizers(self):
         optim = self.config.optim
-        optimizer = torch.optim.Adam(
-            self.parameters(), lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps, weight_decay=optim.weight_decay
+        parameters = list(self.parameters())
+        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in parameters)
+        optimizer = torch.optim.Adam(  # fused: one kernel for all parameters (a for-loop per tensor on the CPU else)
+            parameters, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps, weight_decay=optim.weight_decay,
+            fused=fused,
         )
         if optim.lr_halflife_steps:  # excludes the epoch schedules (checked by OptimConfig)
             halving = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 ** (step / optim.lr_halflife_steps))

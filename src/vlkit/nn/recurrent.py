@@ -3,25 +3,68 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from vlkit.core.errors import VlkitError
 
 
+@torch.compiler.disable  # a Python loop over data-dependent step sizes: eager even inside a compiled model
 def run_lstm(lstm: nn.LSTM, embedded: torch.Tensor,
              lengths: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
     """embedded (B, T, E) word vectors, lengths (B,) real words per question (a zero is a VlkitError) ->
     outputs (B, T, H), zero after each question's last word, and the final (hidden, cell) states,
-    each (layers, B, H), taken at each question's own last word."""
+    each (layers, B, H), taken at each question's own last word.
+
+    What a packed sequence gives, computed step by step on the questions still running (longest
+    first): the input projections of all words in one matmul per layer, then at step t only the
+    n_t questions longer than t. PyTorch's packed LSTM on the CPU zero-fills a gradient of the whole
+    packed input at every step of its backward pass, which costs more than the recurrence itself for
+    VQA's 1024-wide LSTMs; here each step's gradient is only its own rows."""
+    if lstm.bidirectional or lstm.proj_size:
+        raise ValueError("run_lstm reads unidirectional LSTMs without projections")
     lengths = lengths.cpu()
     empty = (lengths < 1).nonzero().flatten().tolist()
     if empty:
         raise VlkitError(f"questions at batch rows {empty} have no words; every question needs at least one token")
-    packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
-    packed_outputs, state = lstm(packed)
-    outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=embedded.shape[1])
-    return outputs, state
+    batch, total_length = embedded.shape[:2]
+    order = torch.argsort(lengths, descending=True, stable=True)
+    steps = int(lengths.max())
+    running = [int((lengths > t).sum()) for t in range(steps)]  # questions still running at each step
+    layer_input = embedded[order.to(embedded.device), :steps]  # (B, steps, E), longest first
+    hiddens, cells = [], []
+    for layer in range(lstm.num_layers):
+        outputs, hidden, cell = _lstm_layer(lstm, layer, layer_input, running)
+        hiddens.append(hidden)
+        cells.append(cell)
+        is_last = layer == lstm.num_layers - 1
+        layer_input = outputs if is_last else F.dropout(outputs, lstm.dropout, lstm.training)
+    restore = torch.argsort(order).to(embedded.device)
+    outputs = F.pad(layer_input, (0, 0, 0, total_length - steps))[restore]  # (B, T, H)
+    return outputs, (torch.stack(hiddens)[:, restore], torch.stack(cells)[:, restore])
+
+
+def _lstm_layer(lstm: nn.LSTM, layer: int, inputs: torch.Tensor, running: list[int]
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One layer over inputs (B, S, E) sorted longest first; running[t] rows take step t.
+
+    Returns outputs (B, S, H), zero where a question has ended, and each row's last hidden and cell state
+    (B, H). Gate order of PyTorch's weights: input, forget, cell candidate, output."""
+    weight_hh = getattr(lstm, f"weight_hh_l{layer}")
+    bias = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}") if lstm.bias else None
+    input_gates = F.linear(inputs, getattr(lstm, f"weight_ih_l{layer}"), bias).unbind(1)  # S x (B, 4H)
+    batch, size = inputs.shape[0], weight_hh.shape[1]
+    hidden = cell = inputs.new_zeros(batch, size)
+    outputs = []
+    for step, rows in enumerate(running):
+        gates = torch.addmm(input_gates[step][:rows], hidden[:rows], weight_hh.t())
+        input_gate, forget_gate, candidate, output_gate = gates.chunk(4, dim=1)
+        new_cell = torch.sigmoid(forget_gate) * cell[:rows] + torch.sigmoid(input_gate) * torch.tanh(candidate)
+        new_hidden = torch.sigmoid(output_gate) * torch.tanh(new_cell)
+        outputs.append(F.pad(new_hidden, (0, 0, 0, batch - rows)))
+        hidden = torch.cat([new_hidden, hidden[rows:]])
+        cell = torch.cat([new_cell, cell[rows:]])
+    return torch.stack(outputs, dim=1), hidden, cell
 
 
 class QuestionLSTM(nn.Module):

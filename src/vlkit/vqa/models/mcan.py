@@ -6,8 +6,9 @@ layers on the question, then 6 self-guided-attention (SGA) layers on the regions
 the *final* question features; 8 heads, attention dropout 0.1, post-LN residuals, FFN of 4H; the
 reference's own LayerNorm (unbiased std, eps added to the std); AttFlat (MLP H -> 512 -> 1 glimpse,
 softmax over positions, linear H -> 2H) on both streams; their sum -> LayerNorm -> Linear(2H, A).
-Masked positions get -1e9 before each softmax, as in the reference. The reference applies a
-sigmoid and BCE (sum); vlkit returns the logits and trains with BCE-with-logits.
+Padded keys get -1e9 before each softmax, as in the reference; padded rows are never computed
+(`vlkit.nn.packed_rows`). The reference applies a sigmoid and BCE (sum); vlkit returns the logits
+and trains with BCE-with-logits.
 
 Module and parameter names follow the reference checkpoints (`backbone.enc_list.0.mhatt.linear_q`,
 `attflat_img.mlp.fc.linear`, `proj_norm.a_2`, ...), so a mcan-vqa state_dict maps one to one.
@@ -17,14 +18,15 @@ small on val trained on train: 67.17.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vlkit.core.validation import check_choice
+from vlkit.nn.packed_rows import PackedRows
 from vlkit.nn.recurrent import run_lstm
 from vlkit.text.glove import GLOVE_ROWS
 from vlkit.vqa.models.registry import register_model
@@ -59,7 +61,9 @@ class McanLargeOptions(McanOptions):
 
 
 class ReferenceLayerNorm(nn.Module):
-    """mcan-vqa's LayerNorm: a_2 * (x - mean) / (std + eps) + b_2, with the *unbiased* std."""
+    """mcan-vqa's LayerNorm: a_2 * (x - mean) / (std + eps) + b_2, with the *unbiased* std.
+
+    The mean and variance come from one `var_mean` pass; the per-row scale a_2 / (std + eps) is applied once."""
 
     def __init__(self, size: int, eps: float = 1e-6):
         super().__init__()
@@ -68,7 +72,8 @@ class ReferenceLayerNorm(nn.Module):
         self.b_2 = nn.Parameter(torch.zeros(size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.a_2 * (x - x.mean(-1, keepdim=True)) / (x.std(-1, keepdim=True) + self.eps) + self.b_2
+        variance, mean = torch.var_mean(x, dim=-1, keepdim=True, correction=1)
+        return torch.addcmul(self.b_2, x - mean, self.a_2 / (variance.sqrt() + self.eps))
 
 
 class FC(nn.Module):
@@ -97,7 +102,11 @@ class MLP(nn.Module):
 
 
 class MultiHeadAttention(nn.Module):
-    """Scaled dot-product attention with `heads` heads; `mask` (B, 1, 1, Lk) True where padded."""
+    """Multi-head scaled dot-product attention from packed query rows to packed key/value rows.
+
+    Projections run on the packed rows; `scaled_dot_product_attention` (fused kernels on CPU and
+    GPU) runs on the padded (B, heads, L, d) view with padded keys biased by -1e9, as the reference
+    masks them, and attention dropout on the weights."""
 
     def __init__(self, options: McanOptions):
         super().__init__()
@@ -109,18 +118,31 @@ class MultiHeadAttention(nn.Module):
         self.linear_merge = nn.Linear(size, size)
         self.dropout = nn.Dropout(options.dropout)
 
-    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        batch, length, size = x.shape
-        return x.view(batch, length, self.heads, size // self.heads).transpose(1, 2)  # (B, h, L, d)
+    def split_heads(self, rows: torch.Tensor, layout: PackedRows) -> torch.Tensor:
+        """rows (N, H) -> (B, heads, L, H / heads), zero at padded positions."""
+        padded = layout.unpack(rows)
+        return padded.view(*padded.shape[:2], self.heads, -1).transpose(1, 2)
 
-    def forward(self, v: torch.Tensor, k: torch.Tensor, q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """v, k (B, Lk, H); q (B, Lq, H) -> (B, Lq, H)."""
-        value, key, query = self.split_heads(self.linear_v(v)), self.split_heads(self.linear_k(k)), \
-            self.split_heads(self.linear_q(q))
-        scores = query @ key.transpose(-2, -1) / math.sqrt(query.shape[-1])  # (B, h, Lq, Lk)
-        weights = self.dropout(torch.softmax(scores.masked_fill(mask, MASK_FILL), dim=-1))
-        attended = (weights @ value).transpose(1, 2).reshape(q.shape)  # (B, Lq, H)
-        return self.linear_merge(attended)
+    @staticmethod
+    def project(x: torch.Tensor, *linears: nn.Linear) -> tuple[torch.Tensor, ...]:
+        """x (N, H) through several H -> H linear layers at once -> one (N, H) tensor per layer."""
+        weight = torch.cat([linear.weight for linear in linears])
+        bias = torch.cat([linear.bias for linear in linears])
+        return F.linear(x, weight, bias).chunk(len(linears), dim=-1)
+
+    def forward(self, kv: torch.Tensor, kv_layout: PackedRows, q: torch.Tensor, q_layout: PackedRows) -> torch.Tensor:
+        """kv (Nk, H) key/value rows, q (Nq, H) query rows -> attended query rows (Nq, H)."""
+        if kv is q:  # self-attention: the three projections in one matmul
+            query_rows, key_rows, value_rows = self.project(q, self.linear_q, self.linear_k, self.linear_v)
+        else:
+            query_rows = self.linear_q(q)
+            key_rows, value_rows = self.project(kv, self.linear_k, self.linear_v)
+        query = self.split_heads(query_rows, q_layout)
+        key, value = self.split_heads(key_rows, kv_layout), self.split_heads(value_rows, kv_layout)
+        attended = F.scaled_dot_product_attention(
+            query, key, value, attn_mask=kv_layout.key_bias_as(query.dtype),
+            dropout_p=self.dropout.p if self.training else 0.0)  # (B, heads, Lq, d)
+        return self.linear_merge(q_layout.pack(attended.transpose(1, 2)).flatten(1))
 
 
 class FFN(nn.Module):
@@ -133,7 +155,7 @@ class FFN(nn.Module):
 
 
 class SA(nn.Module):
-    """Self-attention unit: x = LN(x + SelfAtt(x)); x = LN(x + FFN(x))."""
+    """Self-attention unit on packed rows: x = LN(x + SelfAtt(x)); x = LN(x + FFN(x))."""
 
     def __init__(self, options: McanOptions):
         super().__init__()
@@ -142,8 +164,9 @@ class SA(nn.Module):
         self.dropout1, self.norm1 = nn.Dropout(options.dropout), ReferenceLayerNorm(options.hidden_size)
         self.dropout2, self.norm2 = nn.Dropout(options.dropout), ReferenceLayerNorm(options.hidden_size)
 
-    def forward(self, x: torch.Tensor, x_mask: torch.Tensor) -> torch.Tensor:
-        x = self.norm1(x + self.dropout1(self.mhatt(x, x, x, x_mask)))
+    def forward(self, x: torch.Tensor, x_layout: PackedRows) -> torch.Tensor:
+        """x (N, H) -> (N, H)."""
+        x = self.norm1(x + self.dropout1(self.mhatt(x, x_layout, x, x_layout)))
         return self.norm2(x + self.dropout2(self.ffn(x)))
 
 
@@ -159,9 +182,10 @@ class SGA(nn.Module):
         self.dropout2, self.norm2 = nn.Dropout(options.dropout), ReferenceLayerNorm(options.hidden_size)
         self.dropout3, self.norm3 = nn.Dropout(options.dropout), ReferenceLayerNorm(options.hidden_size)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor, x_mask: torch.Tensor, y_mask: torch.Tensor) -> torch.Tensor:
-        x = self.norm1(x + self.dropout1(self.mhatt1(x, x, x, x_mask)))
-        x = self.norm2(x + self.dropout2(self.mhatt2(y, y, x, y_mask)))
+    def forward(self, x: torch.Tensor, y: torch.Tensor, x_layout: PackedRows, y_layout: PackedRows) -> torch.Tensor:
+        """x (Nx, H) rows guided by y (Ny, H) rows -> (Nx, H)."""
+        x = self.norm1(x + self.dropout1(self.mhatt1(x, x_layout, x, x_layout)))
+        x = self.norm2(x + self.dropout2(self.mhatt2(y, y_layout, x, x_layout)))
         return self.norm3(x + self.dropout3(self.ffn(x)))
 
 
@@ -173,17 +197,18 @@ class EncoderDecoder(nn.Module):
         self.enc_list = nn.ModuleList([SA(options) for _ in range(options.layers)])
         self.dec_list = nn.ModuleList([SGA(options) for _ in range(options.layers)])
 
-    def forward(self, lang: torch.Tensor, img: torch.Tensor, lang_mask: torch.Tensor, img_mask: torch.Tensor
+    def forward(self, lang: torch.Tensor, img: torch.Tensor, lang_layout: PackedRows, img_layout: PackedRows
                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """lang (Nw, H) word rows, img (Nr, H) region rows -> both after the backbone."""
         for encoder in self.enc_list:
-            lang = encoder(lang, lang_mask)
+            lang = encoder(lang, lang_layout)
         for decoder in self.dec_list:
-            img = decoder(img, lang, img_mask, lang_mask)
+            img = decoder(img, lang, img_layout, lang_layout)
         return lang, img
 
 
 class AttFlat(nn.Module):
-    """Attention pooling: MLP scores per position (padding masked), softmax, weighted sum, linear merge."""
+    """Attention pooling: MLP scores per row, softmax over each item's rows, weighted sum, linear merge."""
 
     def __init__(self, options: McanOptions):
         super().__init__()
@@ -191,16 +216,21 @@ class AttFlat(nn.Module):
         self.mlp = MLP(options.hidden_size, options.flat_mlp_size, options.flat_glimpses, options.dropout)
         self.linear_merge = nn.Linear(options.hidden_size * options.flat_glimpses, options.flat_out_size)
 
-    def forward(self, x: torch.Tensor, x_mask: torch.Tensor) -> torch.Tensor:
-        """x (B, L, H), x_mask (B, 1, 1, L) -> (B, flat_out_size)."""
-        scores = self.mlp(x).masked_fill(x_mask.squeeze(1).squeeze(1).unsqueeze(2), MASK_FILL)  # (B, L, G)
-        weights = torch.softmax(scores, dim=1)
-        pooled = torch.einsum("blg,blh->bgh", weights, x).flatten(1)  # (B, G * H), glimpse-major
-        return self.linear_merge(pooled)
+    def forward(self, x: torch.Tensor, layout: PackedRows) -> torch.Tensor:
+        """x (N, H) packed rows -> (B, flat_out_size)."""
+        scores = layout.unpack(self.mlp(x), fill=MASK_FILL)  # (B, L, G), padding filled as the reference does
+        weights = layout.pack(torch.softmax(scores, dim=1))  # (N, G)
+        pooled = x.new_zeros(layout.batch_size, self.glimpses, x.shape[1], dtype=torch.promote_types(
+            x.dtype, weights.dtype)).index_add(0, layout.batch_index, weights[:, :, None] * x[:, None, :])
+        return self.linear_merge(pooled.flatten(1))  # (B, G * H), glimpse-major
 
 
 class MCAN(nn.Module):
-    """features (B, K, D) + feature_mask (B, K) + tokens (B, T) -> logits (B, A)."""
+    """features (B, K, D) + feature_mask (B, K) + tokens (B, T) -> logits (B, A).
+
+    Words and regions travel through the network as packed rows (`PackedRows`): the padding after
+    each question and after each image's boxes is never computed, and the outputs equal the
+    reference's, which computes it and masks it."""
 
     def __init__(self, options: McanOptions, vocab_size: int, num_answers: int):
         super().__init__()
@@ -215,12 +245,13 @@ class MCAN(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         tokens, lengths = batch["tokens"], batch["lengths"]
-        lang_mask = (tokens == 0)[:, None, None, :]  # (B, 1, 1, T), PAD = 0
-        img_mask = (~batch["feature_mask"])[:, None, None, :]  # (B, 1, 1, K)
+        lang_layout = PackedRows(tokens != 0, MASK_FILL)  # PAD = 0, as the reference masks
+        img_layout = PackedRows(batch["feature_mask"], MASK_FILL)
         lang, _ = run_lstm(self.lstm, self.embedding(tokens), lengths)  # (B, T, H)
-        img = self.img_feat_linear(batch["features"])
-        lang, img = self.backbone(lang, img, lang_mask, img_mask)
-        fused = self.proj_norm(self.attflat_lang(lang, lang_mask) + self.attflat_img(img, img_mask))
+        lang = lang_layout.pack(lang)  # (Nw, H)
+        img = self.img_feat_linear(img_layout.pack(batch["features"]))  # (Nr, H)
+        lang, img = self.backbone(lang, img, lang_layout, img_layout)
+        fused = self.proj_norm(self.attflat_lang(lang, lang_layout) + self.attflat_img(img, img_layout))
         return {"logits": self.proj(fused)}
 
 

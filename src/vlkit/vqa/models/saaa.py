@@ -20,8 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from vlkit.nn.dropout import Dropout
 from vlkit.nn.recurrent import run_lstm
 from vlkit.vqa.models.registry import register_model
 
@@ -45,7 +47,7 @@ class TextProcessor(nn.Module):
     def __init__(self, vocab_size: int, embed_dim: int, question_dim: int, dropout: float):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.tanh = nn.Tanh()
         self.lstm = nn.LSTM(embed_dim, question_dim, num_layers=1)
         for weight in (self.lstm.weight_ih_l0, self.lstm.weight_hh_l0):
@@ -62,29 +64,37 @@ class TextProcessor(nn.Module):
 
 
 class Attention(nn.Module):
-    """image (B, D, K, 1) + question (B, Q) -> glimpse logits (B, G, K, 1)."""
+    """Glimpse logits over the grid from channels-last cells: image (B, K, D) + question (B, Q) -> (B, K, G).
+
+    The reference's 1x1 convolutions are linear maps of each cell's channels; they run here as matmuls on
+    the (B, K, D) rows the feature store holds, with the convolution weights (and names) kept."""
 
     def __init__(self, options: SaaaOptions):
         super().__init__()
         self.v_conv = nn.Conv2d(options.feature_dim, options.attention_dim, 1, bias=False)
         self.q_lin = nn.Linear(options.question_dim, options.attention_dim)
         self.x_conv = nn.Conv2d(options.attention_dim, options.glimpses, 1)
-        self.drop = nn.Dropout(options.dropout)
+        self.drop = Dropout(options.dropout)
         self.relu = nn.ReLU(inplace=True)
 
-    def forward(self, image: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
-        v = self.v_conv(self.drop(image))  # (B, M, K, 1)
-        q = self.q_lin(self.drop(question))[:, :, None, None]  # (B, M, 1, 1), tiled by broadcasting
-        return self.x_conv(self.drop(self.relu(v + q)))
+    def forward(self, image: torch.Tensor, cell_scale: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
+        """image (B, K, D) raw cells, cell_scale (B, K, 1) the factor that L2-normalises each cell,
+        question (B, Q) -> (B, K, G).
+
+        v_conv has no bias, so projecting the dropped-out raw cells and scaling each cell afterwards
+        equals projecting the dropped-out normalised cells, without writing the normalised grid."""
+        v = F.linear(self.drop(image), self.v_conv.weight.flatten(1)) * cell_scale  # (B, K, M)
+        q = self.q_lin(self.drop(question))[:, None, :]  # (B, 1, M), tiled over the grid by broadcasting
+        return F.linear(self.drop(self.relu(v + q)), self.x_conv.weight.flatten(1), self.x_conv.bias)
 
 
 class Classifier(nn.Sequential):
     def __init__(self, in_features: int, mid_features: int, out_features: int, dropout: float):
         super().__init__()
-        self.add_module("drop1", nn.Dropout(dropout))
+        self.add_module("drop1", Dropout(dropout))
         self.add_module("lin1", nn.Linear(in_features, mid_features))
         self.add_module("relu", nn.ReLU())
-        self.add_module("drop2", nn.Dropout(dropout))
+        self.add_module("drop2", Dropout(dropout))
         self.add_module("lin2", nn.Linear(mid_features, out_features))
 
 
@@ -105,14 +115,13 @@ class SAAA(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         question = self.text(batch["tokens"], batch["lengths"])  # (B, Q)
-        features = batch["features"]
-        image = features / (features.norm(p=2, dim=2, keepdim=True) + 1e-8)  # L2 over channels per cell
-        image = image.transpose(1, 2).unsqueeze(-1)  # (B, D, K, 1)
-        logits = self.attention(image, question).flatten(2)  # (B, G, K)
-        logits = logits.masked_fill(~batch["feature_mask"][:, None, :], float("-inf"))
-        weights = torch.softmax(logits, dim=2)  # per glimpse over the grid
-        attended = torch.einsum("bgk,bdk->bgd", weights, image.squeeze(-1)).flatten(1)  # (B, G * D)
-        return {"logits": self.classifier(torch.cat([attended, question], dim=1)), "attention": weights}
+        features = batch["features"]  # (B, K, D), channels last as the store holds them
+        cell_scale = 1 / (torch.linalg.vector_norm(features, dim=2, keepdim=True) + 1e-8)  # L2 over channels per cell
+        logits = self.attention(features, cell_scale, question)  # (B, K, G)
+        logits = logits.masked_fill(~batch["feature_mask"][:, :, None], float("-inf"))
+        weights = torch.softmax(logits, dim=1)  # per glimpse over the grid
+        attended = torch.einsum("bkg,bkd->bgd", weights * cell_scale, features).flatten(1)  # (B, G * D)
+        return {"logits": self.classifier(torch.cat([attended, question], dim=1)), "attention": weights.transpose(1, 2)}
 
 
 @register_model("saaa", SaaaOptions, loss="soft_cross_entropy")
