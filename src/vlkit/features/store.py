@@ -40,8 +40,8 @@ def finish_writing(writer: "StoreWriter", bad: list[tuple[int, str]], skip_bad: 
     manifest = writer.finish([image_id for image_id, _ in bad], skip_bad)
     if bad and not skip_bad:
         listed = "; ".join(reason for _, reason in bad[:5]) + ("; ..." if len(bad) > 5 else "")
-        raise VlkitError(f"{len(bad)} item(s) could not be read ({listed}); the store is not complete: fix them and "
-                         "rerun to finish it, or rerun with --skip-bad to skip them (the rows done are kept)")
+        raise VlkitError(f"{len(bad)} item(s) could not be read ({listed}); the output is not complete: fix them "
+                         "and rerun to finish it, or rerun with --skip-bad to skip them (the rows done are kept)")
     return manifest
 
 

@@ -21,7 +21,7 @@ def test_prepare_writes_every_image_and_a_rerun_finds_them_done(tmp_path):
     assert again.stdout.strip() == f"18 of 18 images prepared -> {tmp_path / 'prepared'}"
 
 
-def test_prepare_refuses_an_output_folder_that_is_an_input_and_a_vqa_file(tmp_path):
+def test_prepare_refuses_an_output_folder_that_is_an_input_a_vqa_file_and_a_missing_images_folder(tmp_path):
     karpathy = write_synthetic_karpathy(tmp_path / "synth", n_train=4, n_val=1, n_test=1, size=32, seed=1)
     same = run_cli(["caption", "prepare", "--karpathy", str(karpathy), "--images", str(karpathy.parent),
                     "--out", str(karpathy.parent)], cwd=tmp_path, check=False)
@@ -32,4 +32,10 @@ def test_prepare_refuses_an_output_folder_that_is_an_input_and_a_vqa_file(tmp_pa
     wrong = run_cli(["caption", "prepare", "--karpathy", str(questions), "--images", str(tmp_path), "--out",
                      str(tmp_path / "out")], cwd=tmp_path, check=False)
     assert wrong.returncode == 2 and wrong.stderr.startswith("error: ") and "VQA questions" in wrong.stderr
+    assert not (tmp_path / "out").exists()
+    nowhere = run_cli(["caption", "prepare", "--karpathy", str(karpathy), "--images", str(tmp_path / "nowhere"),
+                       "--out", str(tmp_path / "out")], cwd=tmp_path, check=False)
+    assert nowhere.returncode == 2 and nowhere.stderr.strip().splitlines() == [
+        f"error: images folder not found: {tmp_path / 'nowhere'} (give the folder the Karpathy file's image paths "
+        "are under)"]
     assert not (tmp_path / "out").exists()

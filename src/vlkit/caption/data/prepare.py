@@ -47,6 +47,9 @@ def prepare_karpathy(karpathy_json: str | Path, images_root: str | Path, out_dir
     settings = {"min_word_freq": min_word_freq, "captions_per_image": captions_per_image, "max_len": max_len,
                 "long_captions": long_captions, "restval": restval, "word_counting": word_counting, "seed": seed}
     _check_settings(settings, image_size, workers)
+    if not Path(images_root).is_dir():
+        raise VlkitError(f"images folder not found: {images_root} (give the folder the Karpathy file's image paths "
+                         "are under)")
     dataset = read_karpathy(karpathy_json, images_root)
     writer = PreparedWriter(out_dir, dataset, settings, image_size)
     bad = writer.fill(workers, progress)
