@@ -33,6 +33,13 @@ def check_devices(devices: Any) -> None:
         raise InvalidValue("devices", devices, 'a count >= 1, -1, "auto", a list of device indices or "0,1"')
 
 
+def trains_on_gpu(accelerator: str) -> bool:
+    """Whether trainer.accelerator puts training on a CUDA GPU ("gpu", "cuda", or "auto" on a machine with one)."""
+    import torch
+
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+
+
 def check_accelerator(accelerator: str, precision: str) -> None:
     """trainer.accelerator is one Lightning knows and this machine has; 16-mixed needs a GPU."""
     import torch
@@ -41,7 +48,7 @@ def check_accelerator(accelerator: str, precision: str) -> None:
     choices = ["auto", "gpu", *AcceleratorRegistry.available_accelerators()]
     if accelerator not in choices:
         raise InvalidValue("accelerator", accelerator, "one of " + ", ".join(choices))
-    gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    gpu = trains_on_gpu(accelerator)
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise InvalidValue("accelerator", accelerator, "cpu or auto: this machine has no CUDA GPU")
     if precision == "16-mixed" and not gpu:
@@ -54,11 +61,9 @@ def check_compile(compile_model: bool, accelerator: str) -> None:
     import os
     import shutil
 
-    import torch
-
     if not compile_model:
         return
-    gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    gpu = trains_on_gpu(accelerator)
     if gpu and importlib.util.find_spec("triton") is None:
         raise InvalidValue("compile", compile_model, "false here: torch.compile on a GPU needs Triton (pip install triton)")
     compilers = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "clang++", "c++"]
