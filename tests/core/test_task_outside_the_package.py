@@ -72,7 +72,7 @@ def test_evaluate_and_the_predictor_answer_as_the_trained_model(runs, tmp_path):
         bits = datamodule.splits["test"][row["index"]].int().tolist()
         assert predictor.count(bits) == row["count"]
     with pytest.raises(VlkitError, match="evaluate takes only data"):
-        evaluate_run(task, run_dir, "test", data_overrides=["model.hidden=3"])
+        evaluate_run(task, run_dir, "test", overrides=["model.hidden=3"])
 
 
 def test_runs_list_shows_the_tasks_own_metrics(runs):

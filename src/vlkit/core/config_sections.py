@@ -141,6 +141,7 @@ class TrainerConfig:
     strategy: str = "auto"  # e.g. ddp
     accumulate_grad_batches: int = 1
     gradient_clip_val: Optional[float] = None
+    gradient_clip_algorithm: str = "norm"  # norm: rescale the gradient norm | value: clamp each gradient entry
     seed: int = 0
     deterministic: bool = False
     progress_bar: bool = True
@@ -155,6 +156,7 @@ class TrainerConfig:
         check_non_negative(self, "patience", "min_delta")
         check_positive(self, "gradient_clip_val", optional=True)
         check_choice(self, "precision", PRECISIONS)
+        check_choice(self, "gradient_clip_algorithm", ("norm", "value"))
         check_devices(self.devices)
         check_accelerator(self.accelerator, self.precision)
         check_strategy(self.strategy)

@@ -113,6 +113,7 @@ def build_trainer(trainer_config: TrainerConfig, run_dir: Path, monitor: str, mo
         precision=trainer_config.precision,
         accumulate_grad_batches=trainer_config.accumulate_grad_batches,
         gradient_clip_val=trainer_config.gradient_clip_val,
+        gradient_clip_algorithm=trainer_config.gradient_clip_algorithm,
         deterministic=trainer_config.deterministic,
         log_every_n_steps=trainer_config.log_every_n_steps,
         enable_progress_bar=trainer_config.progress_bar,

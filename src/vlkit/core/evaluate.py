@@ -7,7 +7,6 @@ from typing import Optional
 
 import torch
 
-from vlkit.core.config import load_run_config
 from vlkit.core.errors import VlkitError
 from vlkit.core.files import write_json_atomic
 from vlkit.core.module import TaskModule
@@ -41,16 +40,17 @@ def report_split(datamodule: TaskDataModule, split: str, predicted: torch.Tensor
 
 
 def evaluate_run(task: Task, run_dir: Path, split: Optional[str] = None, checkpoint: str = "best",
-                 data_overrides: Optional[list[str]] = None, results_out: Optional[Path] = None) -> dict:
+                 overrides: Optional[list[str]] = None, results_out: Optional[Path] = None) -> dict:
     """Evaluate `<checkpoint>.ckpt` of a run on `split` (default: the run's test split).
 
-    `data_overrides` (`data.key=value`) point the run at its data elsewhere (e.g. data.root=DIR).
+    `overrides` (`section.key=value` in the task's `evaluation_sections`) point the run at its data
+    elsewhere (e.g. data.root=DIR) or, for captioning, change the beam search (decoding.beam_size=5).
     """
-    bad = [item for item in data_overrides or [] if not item.startswith("data.")]
+    allowed = task.evaluation_sections
+    bad = [item for item in overrides or [] if item.split(".", 1)[0] not in allowed]
     if bad:
-        raise VlkitError(f"evaluate takes only data.* overrides, got {bad}")
-    trained = load_run(task, run_dir, checkpoint)
-    config = load_run_config(task, run_dir, data_overrides)
-    datamodule = task.build_datamodule(config, trained.vocabularies)
+        raise VlkitError(f"evaluate takes only {' and '.join(f'{name}.*' for name in allowed)} overrides, got {bad}")
+    trained = load_run(task, run_dir, checkpoint, overrides=overrides)
+    datamodule = task.build_datamodule(trained.config, trained.vocabularies)
     split = split or datamodule.test_split_name
     return report_split(datamodule, split, predict_split(trained.module, datamodule, split), run_dir, results_out)

@@ -72,12 +72,18 @@ class TaskModule(pl.LightningModule):
         for name, value in self.validation_metrics(report).items():
             self.log(name, value, prog_bar=name == monitor)
 
+    def parameter_groups(self) -> list[dict]:
+        """Adam's parameter groups: one at optim.lr by default; a task may give some parameters their own rate
+        (captioning: a fine-tuned encoder's `encoder.lr`). The schedules scale every group's rate alike."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad]}]
+
     def configure_optimizers(self):
         optim = self.config.optim
-        parameters = list(self.parameters())
+        groups = self.parameter_groups()
+        parameters = [p for group in groups for p in group["params"]]
         fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in parameters)
         optimizer = torch.optim.Adam(  # fused: one kernel for all parameters (a for-loop per tensor on the CPU else)
-            parameters, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps, weight_decay=optim.weight_decay,
+            groups, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps, weight_decay=optim.weight_decay,
             fused=fused,
         )
         if optim.lr_halflife_steps:  # excludes the epoch schedules (checked by OptimConfig)

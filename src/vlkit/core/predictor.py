@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
@@ -35,12 +35,14 @@ def load_weights(module: TaskModule, checkpoint: Path) -> None:
     module.load_state_dict(state["state_dict"])
 
 
-def load_run(task: Task, run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> TrainedRun:
-    """Rebuild the model of `run_dir` from `config.yaml`, the task's run files and `<checkpoint>.ckpt`."""
+def load_run(task: Task, run_dir: Path, checkpoint: str = "best", device: str = "cpu",
+             overrides: Optional[list[str]] = None) -> TrainedRun:
+    """Rebuild the model of `run_dir` from `config.yaml` (with `key=value` overrides), the task's run files and
+    `<checkpoint>.ckpt`."""
     for name in ("config.yaml", *task.run_files, f"{checkpoint}.ckpt"):
         if not (run_dir / name).is_file():
             raise VlkitError(f"{run_dir} is not a finished {task.title} run: {name} is missing")
-    config = load_run_config(task, run_dir)
+    config = load_run_config(task, run_dir, overrides)
     vocabularies = task.read_run_files(run_dir)
     module = task.build_module(config, vocabularies, fresh=False)
     load_weights(module, run_dir / f"{checkpoint}.ckpt")

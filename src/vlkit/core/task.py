@@ -69,6 +69,7 @@ class Task(ABC):
     primary_metric: ClassVar[str]  # key of the evaluation report that `runs list` shows ("overall")
     run_files: ClassVar[tuple[str, ...]]  # files `write_run_files` writes into a run directory
     predictor_class: ClassVar[type["Predictor"]]
+    evaluation_sections: ClassVar[tuple[str, ...]] = ("data",)  # sections `evaluate` may override (key=value)
 
     def validate_config(self, config: Config) -> None:
         """Checks across sections, made before any work starts (a model that reads what the data lacks)."""
