@@ -1,15 +1,71 @@
-"""`vlkit caption ...`: image captioning commands (for now: prepare and score)."""
+"""`vlkit caption ...`: prepare, train, evaluate, predict, score and import for image captioning."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from vlkit.cli.output import emit, progress_on_stderr
+from vlkit.cli.training import add_train_and_evaluate
 from vlkit.core.errors import VlkitError
 
+if TYPE_CHECKING:
+    from vlkit.caption.task import CaptionTask
+
 app = typer.Typer(help="Image captioning.", no_args_is_help=True)
+
+
+def load_task() -> "CaptionTask":
+    """The captioning task (imported only when a command runs)."""
+    from vlkit.caption.task import CaptionTask
+
+    return CaptionTask()
+
+
+add_train_and_evaluate(
+    app, load_task,
+    train_help="Train a captioning model; with no arguments, show_attend_tell on the synthetic shapes set on the "
+               "CPU.\n\nExample: vlkit caption train --config configs/caption/show_attend_tell_coco.yaml "
+               "data.folder=data/coco_prepared encoder.weights=resnet101-63fe2227.pth",
+    evaluate_help="Caption a split with a trained run (beam search of its decoding section): predictions_<split>.json "
+                  "in the run (COCO results format) and the coco-caption metrics.\n\nExample: vlkit caption "
+                  "evaluate runs/caption/show_attend_tell_coco-20261129-101500 --split test decoding.beam_size=5",
+    split_help="test | val | train (default: the run's data.test_split)",
+)
+
+
+@app.command("predict")
+def caption_predict(
+    run: str = typer.Argument(..., help="run directory (or run name under --runs-root)"),
+    image: Path = typer.Option(..., "--image", help="image file"),
+    beam: Optional[int] = typer.Option(None, "--beam", help="beam size (default: the run's decoding.beam_size)"),
+    attention: Optional[Path] = typer.Option(None, "--attention", help="write one attention map per word here (PNG)"),
+    runs_root: str = typer.Option("runs", "--runs-root"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Caption an image with a trained run (CPU; the dataset is not needed).
+
+    Example: vlkit caption predict RUN --image photo.jpg --beam 5 --attention words.png
+    """
+    from vlkit.core.runs import resolve_run
+    from vlkit.vision.attention_figure import check_figure_path
+
+    if attention is not None:
+        check_figure_path(attention, inputs=[image])
+    task = load_task()
+    with progress_on_stderr():
+        predictor = task.predictor_class.open(task, resolve_run(run, runs_root))
+        if attention is not None and not predictor.trained.module.model.attends:
+            raise VlkitError(f"model {predictor.trained.config.model_entry.name!r} does not attend to image regions: "
+                             "leave out --attention")
+        result = predictor.caption(image, beam)
+        if attention is not None:
+            predictor.save_attention(result, attention)
+    payload = {"caption": result.caption, "log_probability": result.score,
+               "attention": str(attention) if attention else None}
+    emit(payload, as_json, result.caption + (f"\nattention maps: {attention}" if attention else ""))
 
 
 @app.command("prepare")
@@ -79,3 +135,50 @@ def caption_score(
     lines.append(f"{scores.num_images} images scored; tokenizer: {scores.tokenizer}")
     lines += [f"{key} unavailable: {reason}" for key, reason in scores.unavailable.items()]
     emit(scores.as_dict(), as_json, "\n".join(lines))
+
+
+@app.command("import")
+def caption_import(
+    checkpoint: Path = typer.Argument(..., help="the tutorial's BEST_checkpoint_<base>.pth.tar"),
+    source: str = typer.Option(..., "--from", help="sgrvinod (a-PyTorch-Tutorial-to-Image-Captioning)"),
+    word_map: Path = typer.Option(..., "--word-map", help="the WORDMAP_<base>.json it was trained with"),
+    out: Path = typer.Option(..., "--out", help="new run directory"),
+    overrides: Optional[list[str]] = typer.Argument(None, help="key=value settings, e.g. data.folder=DIR"),
+) -> None:
+    """Import the captioning tutorial's checkpoint as a vlkit run, read without running code from the pickle.
+
+    Example: vlkit caption import BEST_checkpoint_coco_5_cap_per_img_5_min_word_freq.pth.tar --from sgrvinod
+    --word-map WORDMAP_coco_5_cap_per_img_5_min_word_freq.json --out runs/caption/tutorial data.folder=tutorial_data
+    """
+    from vlkit.caption.tutorial_run import import_tutorial_run
+
+    if source != "sgrvinod":
+        raise VlkitError(f"--from {source!r} is not supported; supported: sgrvinod")
+    with progress_on_stderr():
+        run_dir = import_tutorial_run(checkpoint, word_map, out, overrides or [])
+    typer.echo(f"imported {checkpoint} -> {run_dir}; next: vlkit caption evaluate {run_dir} --split test "
+               "data.folder=DIR")
+
+
+@app.command("grounding")
+def caption_grounding(
+    run: str = typer.Argument(..., help="a run trained on the synthetic shapes set (data.dataset=synthetic_shapes)"),
+    split: str = typer.Option("test", "--split", help="test | val | train"),
+    checkpoint: str = typer.Option("best", "--checkpoint", help="best | last"),
+    runs_root: str = typer.Option("runs", "--runs-root"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Where the attention of each shape word falls: its share inside the named shape's box, against the box's share
+    of the image (what attention spread evenly would give).
+
+    Example: vlkit caption grounding runs/caption/show_attend_tell_synthetic-20261129-101500 --json
+    """
+    from vlkit.caption.grounding import run_grounding
+    from vlkit.core.runs import resolve_run
+
+    with progress_on_stderr():
+        report = run_grounding(load_task(), resolve_run(run, runs_root), split, checkpoint)
+    emit(report.as_dict(), as_json,
+         f"{report.words} shape words: {report.grounding:.1%} of their attention inside the named shape's box "
+         f"(the box covers {report.box_area_share:.1%} of the image)"
+         + (f"; {report.misnamed} named a shape of another kind by its colour" if report.misnamed else ""))

@@ -28,26 +28,53 @@ def check_figure_path(path: Path, inputs: list[Path]) -> None:
             raise VlkitError(f"{path} is an input of this command; write the figure to another file")
 
 
+def _overlay(axis: plt.Axes, image: np.ndarray, weights: np.ndarray) -> None:
+    """Draw `image` (H, W, 3) with `weights` (h, w), scaled to their maximum and upsampled bilinearly, over it."""
+    height, width = image.shape[:2]
+    scaled = weights / max(float(weights.max()), 1e-12)
+    upsampled = np.asarray(Image.fromarray((scaled * 255).astype(np.uint8)).resize((width, height), Image.BILINEAR))
+    axis.imshow(image)
+    axis.imshow(upsampled, cmap="jet", alpha=0.5, vmin=0, vmax=255)
+
+
 def save_attention_figure(image: np.ndarray, attention: np.ndarray, question: str,
                           answers: list[tuple[str, float]], path: Path) -> None:
     """Save a figure at `path` (its suffix picks the format: see `check_figure_path`): the image, then each
     glimpse's attention (G, h, w) upsampled and overlaid on it."""
-    height, width = image.shape[:2]
     glimpses = attention.shape[0]
     figure, axes = plt.subplots(1, glimpses + 1, figsize=(3.2 * (glimpses + 1), 3.6), squeeze=False)
     axes[0, 0].imshow(image)
     axes[0, 0].set_title("image")
     for g in range(glimpses):
-        weights = attention[g] / max(float(attention[g].max()), 1e-12)
-        upsampled = np.asarray(Image.fromarray((weights * 255).astype(np.uint8)).resize((width, height),
-                                                                                       Image.BILINEAR))
-        axes[0, g + 1].imshow(image)
-        axes[0, g + 1].imshow(upsampled, cmap="jet", alpha=0.5, vmin=0, vmax=255)
+        _overlay(axes[0, g + 1], image, attention[g])
         axes[0, g + 1].set_title(f"attention {g + 1}" if glimpses > 1 else "attention")
     for axis in axes[0]:
         axis.axis("off")
     best, probability = answers[0]
     figure.suptitle(f"Q: {question}\nA: {best} ({probability:.1%})", fontsize=10)
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def save_caption_attention_figure(image: np.ndarray, words: list[str], attention: np.ndarray, path: Path,
+                                  columns: int = 5) -> None:
+    """Save the image, then one panel per word with the attention (L, h, w) of the step that wrote it over the
+    image (the captioning tutorial's visualisation)."""
+    labels = ["<start>", *words]
+    panels = len(labels)
+    rows = -(-panels // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False)
+    for position, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if position == 0:
+            axis.imshow(image)
+        elif position < panels:
+            _overlay(axis, image, attention[position - 1])
+        if position < panels:
+            axis.set_title(labels[position], fontsize=11)
+    figure.suptitle(" ".join(words), fontsize=12)
     figure.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)

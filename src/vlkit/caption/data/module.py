@@ -1,0 +1,185 @@
+"""Prepared captioning data as a Lightning data module (`data.dataset: prepared`), scored by coco-caption metrics.
+
+Training items are captions, as the tutorial's (each image's C captions are C items, shuffled each
+epoch); evaluation items are images, each decoded once. A batch is a dict:
+    images    (B, 3, S, S) uint8   the item's image
+    captions  (B, T) int64         training: `<start> words <end> <pad>...` (T = max_len + 2)
+    lengths   (B,) int64           training: words + 2
+    index     (B,) int64           position of the item in its split
+    counted   (B,) bool            False for the padding items of an evaluation shard
+Evaluation batches hold images, index and counted only: the model decodes the captions.
+
+Predictions of a split are (N, L) word indices (no `<start>`/`<end>`, `<pad>` after the words), one
+row per image. Scoring turns them into words and compares them with every reference caption of the
+image: the untruncated Karpathy captions of a vlkit prepared folder, or, for the tutorial's files
+(which keep no raw captions), the C encoded captions without their special tokens, as the tutorial
+validates. Metrics are pycocoevalcap's (`vlkit.caption.metrics.score_captions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from vlkit.caption.data.dataset import CaptionDataset, open_caption_split
+from vlkit.caption.data.registry import register_dataset
+from vlkit.caption.data.word_map import WordMap
+from vlkit.caption.metrics import score_captions
+from vlkit.caption.run_files import CaptionVocabularies
+from vlkit.core.errors import VlkitError
+from vlkit.core.sampling import LoaderOptions, PositionDataset, grouped_loader, unpack_positions
+from vlkit.core.validation import check_positive_int
+
+
+@dataclass
+class PreparedCaptionData(LoaderOptions):
+    """The data section of `data.dataset: prepared`: a `vlkit caption prepare` folder or the tutorial's files."""
+
+    folder: str = ""  # the prepared folder, or the folder of the tutorial's *_IMAGES_*.hdf5 ... WORDMAP_*.json
+    tutorial_base: Optional[str] = None  # the tutorial's base name (e.g. coco_5_cap_per_img_5_min_word_freq)
+    batch_size: int = 32  # the tutorial's
+    eval_batch_size: int = 64
+    group_by_image: bool = False  # True: one image's captions in the same batch (fewer distinct images per step)
+    val_split: str = "val"
+    test_split: str = "test"
+    train_subset: Optional[int] = None  # keep only the first N training images (smoke tests)
+    eval_subset: Optional[int] = None  # keep only the first N validation/test images
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive_int(self, "train_subset", "eval_subset", optional=True)
+
+
+class CaptionItems(PositionDataset):
+    """Training: positions are caption items of a `CaptionDataset`; evaluation: positions are its images."""
+
+    def __init__(self, data: CaptionDataset, per_image: bool, count: int):
+        self.data = data
+        self.per_image = per_image
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def collate(self, positions: list[int]) -> dict[str, torch.Tensor]:
+        index, counted = unpack_positions(positions)
+        if self.per_image:
+            rows = self.data.data.rows[index.numpy()]
+            images = np.stack([self.data.data.images[int(row)] for row in rows])
+            return {"images": torch.from_numpy(images), "index": index, "counted": counted}
+        items = [self.data[int(i)] for i in index]
+        return {"images": torch.stack([item[0] for item in items]), "captions": torch.stack([item[1] for item in items]),
+                "lengths": torch.stack([item[2] for item in items]), "index": index, "counted": counted}
+
+
+@register_dataset("prepared", PreparedCaptionData)
+class CaptionDataModule(pl.LightningDataModule):
+    """Splits of a prepared folder by name; `vocabularies` hold the word map (a trained run's must equal the
+    data's) and the image size."""
+
+    def __init__(self, options: PreparedCaptionData, seed: int, vocabularies: Optional[CaptionVocabularies] = None):
+        super().__init__()
+        self.config = options
+        self.seed = seed
+        self.word_map: Optional[WordMap] = vocabularies.word_map if vocabularies else None
+        self.image_size: Optional[int] = vocabularies.image_size if vocabularies else None
+        self.splits: dict[str, CaptionDataset] = {}
+        self.check_report: Optional[dict] = None
+        self.test_split_name = options.test_split
+
+    @property
+    def vocabularies(self) -> CaptionVocabularies:
+        return CaptionVocabularies(self.word_map, self.image_size)
+
+    def folder(self) -> str:
+        """The folder the splits are read from (a subclass may make it first)."""
+        if not self.config.folder:
+            raise VlkitError("data.folder is not set: give the folder made by vlkit caption prepare (or the folder "
+                             "of the tutorial's prepared files), e.g. data.folder=data/coco_prepared")
+        return self.config.folder
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        train = self.split("train")
+        if self.word_map is None:
+            self.word_map = train.data.word_map
+            self.image_size = int(train.data.images[int(train.data.rows[0])].shape[-1])
+        elif train.data.word_map != self.word_map:
+            raise VlkitError(f"the word map of {self.folder()} differs from the run's word_map.json: the run was "
+                             "trained on other prepared data, whose word indices it predicts")
+        if len(train) < self.config.batch_size:
+            raise VlkitError(f"{len(train)} training captions are fewer than one batch "
+                             f"(data.batch_size={self.config.batch_size})")
+        self.split(self.config.val_split)
+
+    def split(self, name: str) -> CaptionDataset:
+        """The dataset of split `name` (train, the val split or the test split), opened on first use."""
+        if name not in self.splits:
+            dataset = open_caption_split(self.folder(), name, self.config.tutorial_base)
+            subset = self.config.train_subset if name in ("train", "restval") else self.config.eval_subset
+            if subset is not None:
+                dataset.data.rows = dataset.data.rows[:subset]
+            if len(dataset.data.rows) == 0:
+                raise VlkitError(f"split {name!r} of {self.folder()} has no images")
+            self.splits[name] = dataset
+        return self.splits[name]
+
+    def split_size(self, name: str) -> int:
+        """Images of an evaluation split (one prediction each)."""
+        return len(self.split(name).data.rows)
+
+    def loader(self, name: str, training: bool = False) -> DataLoader:
+        dataset = self.split(name)
+        if training:
+            items = CaptionItems(dataset, per_image=False, count=len(dataset))
+            groups = np.arange(len(dataset)) // dataset.per_image
+        else:
+            items = CaptionItems(dataset, per_image=True, count=self.split_size(name))
+            groups = np.arange(len(items))
+        return grouped_loader(items, groups, self.config, self.seed, training)
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader("train", training=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader(self.config.val_split)
+
+    def has_answers(self, name: str) -> bool:
+        return True
+
+    def captions(self, predictions: torch.Tensor) -> list[str]:
+        """Predicted word indices (N, L) -> N caption strings."""
+        return [" ".join(self.word_map.words(row.tolist())) for row in predictions]
+
+    def references(self, name: str) -> list[list[str]]:
+        """Every reference caption of each image of split `name`, in split order."""
+        data = self.split(name).data
+        if data.references is not None:
+            return [data.references[int(row)] for row in data.rows]
+        return [[" ".join(self.word_map.words(caption.tolist())) for caption in data.captions[int(row)]]
+                for row in data.rows]
+
+    def image_ids(self, name: str) -> list[int]:
+        """The image id of each image of split `name` (its row in the tutorial's files, which record none)."""
+        data = self.split(name).data
+        ids = data.image_ids if data.image_ids is not None else np.arange(len(data.captions))
+        return [int(ids[int(row)]) for row in data.rows]
+
+    def score(self, name: str, predictions: torch.Tensor) -> dict:
+        """pycocoevalcap's scores (and the tutorial's BLEU-4) of the predicted captions of split `name`; METEOR
+        on the test split when Java runs."""
+        references = dict(enumerate(self.references(name)))
+        predicted = dict(enumerate(self.captions(predictions)))
+        meteor = name == self.test_split_name  # a JVM for seconds: the test split only
+        scores = score_captions(references, predicted, meteor=meteor,
+                                tokenizer="auto" if meteor else "python")
+        return {key: value for key, value in scores.as_dict().items() if value is not None}
+
+    def prediction_rows(self, name: str, predictions: torch.Tensor) -> list[dict]:
+        """COCO results format: [{image_id, caption}] in split order."""
+        return [{"image_id": image_id, "caption": caption}
+                for image_id, caption in zip(self.image_ids(name), self.captions(predictions))]
