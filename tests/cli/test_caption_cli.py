@@ -3,11 +3,16 @@ and the errors a careless user meets."""
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from conftest import run_cli
+from vlkit.caption.task import CaptionTask
+from vlkit.core.config import load_config
+from vlkit.core.errors import VlkitError
+from vlkit.core.fit import fit
 
 SMALL = ["data.n_train=40", "data.n_val=8", "data.n_test=8", "data.image_size=32", "data.batch_size=16",
          "trainer.max_epochs=1", "model.embed_dim=32", "model.attention_dim=32", "model.decoder_dim=32",
@@ -74,23 +79,24 @@ def test_predict_bad_inputs_give_one_error_line(caption_run, tmp_path):
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes(b"\xff\xd8\xffnot a jpeg")
     for args, says in ((["--image", str(corrupt)], "cannot decode image"),
-                       (["--image", str(tmp_path / "nope.png")], "image file not found"),
-                       (["--image", str(image), "--beam", "0"], "--beam must be at least 1"),
-                       (["--image", str(image), "--attention", str(image)], "is an input of this command")):
+                       (["--image", str(image), "--beam", "0"], "--beam must be at least 1")):
         result = run_cli(["caption", "predict", run, *args], cwd=work, env=env, check=False)
         assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr, args
 
 
-def test_show_tell_trains_and_refuses_to_draw_attention_it_does_not_have(tmp_path):
-    env = {"VLKIT_CACHE": str(tmp_path / "cache")}
+def test_show_tell_trains_and_refuses_to_draw_attention_it_does_not_have(tmp_path, monkeypatch):
+    monkeypatch.setenv("VLKIT_CACHE", str(tmp_path / "cache"))
+    task = CaptionTask()
     small = [item for item in SMALL if not item.startswith(("model.attention_dim", "model.decoder_dim",
                                                              "model.grid_size"))]
-    trained = json.loads(run_cli(["caption", "train", "model.name=show_tell", *small, "model.hidden_dim=32",
-                                  "--json"], cwd=tmp_path, env=env).stdout)
-    image = next((tmp_path / "cache").rglob("images/*.png"))
-    result = run_cli(["caption", "predict", trained["run_dir"], "--image", str(image), "--attention",
-                      str(tmp_path / "a.png")], cwd=tmp_path, env=env, check=False)
-    assert result.returncode == 2 and "does not attend to image regions" in result.stderr
+    config = load_config(task, None, ["model.name=show_tell", *small, "model.hidden_dim=32",
+                                      "trainer.progress_bar=false", f"run.root={tmp_path / 'runs'}"])
+    summary = fit(task, config)
+    predictor = task.predictor_class.open(task, Path(summary["run_dir"]))
+    result = predictor.caption(next((tmp_path / "cache").rglob("images/*.png")))
+    assert result.words and result.attention is None
+    with pytest.raises(VlkitError, match="does not attend to image regions"):
+        predictor.save_attention(result, tmp_path / "a.png")
 
 
 def test_caption_commands_have_help_with_an_example(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 from vlkit.caption.data import module as prepared_module, synthetic_module  # noqa: F401  (registers both datasets)
 from vlkit.caption.data.registry import DATASETS
 from vlkit.caption.models import MODELS
-from vlkit.caption.models.encoders import EncoderConfig
+from vlkit.caption.models.encoders import EncoderConfig, encoder_weights_file
 from vlkit.caption.module import MONITOR, CaptionModule
 from vlkit.caption.predictor import CaptionPredictor
 from vlkit.caption.run_files import RUN_FILES, CaptionVocabularies, read_caption_run_files, write_caption_run_files
@@ -70,8 +70,10 @@ class CaptionTask(Task):
             raise InvalidValue("model.alpha_c", alpha_c, "a number >= 0")
 
     def training_departures(self, config: Config) -> list[str]:
-        """A ResNet encoder that starts from random weights departs from every reference (they start from ImageNet)."""
+        """The encoder's weights file must exist before training starts; a ResNet encoder that starts from random
+        weights departs from every reference (they start from ImageNet)."""
         encoder = config.sections["encoder"]
+        encoder_weights_file(encoder)
         if encoder.backbone != "small_cnn" and encoder.weights == "none":
             return [f"encoder.weights=none: the {encoder.backbone} encoder starts random, not from ImageNet weights"]
         return []

@@ -147,8 +147,11 @@ def torchvision_weights_file(backbone: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
-def read_resnet_state(config: EncoderConfig) -> dict[str, torch.Tensor]:
-    """The torchvision state dict the `weights` of `config` name (a missing or unreadable file is a VlkitError)."""
+def encoder_weights_file(config: EncoderConfig) -> Path | None:
+    """The file a fresh encoder of `config` starts from (None: random weights); a missing file is a VlkitError,
+    raised before any work starts."""
+    if config.backbone == SMALL_CNN or config.weights == WEIGHTS_NONE:
+        return None
     if config.weights == WEIGHTS_TORCHVISION:
         path = torchvision_weights_file(config.backbone)
         if not path.is_file():
@@ -159,6 +162,12 @@ def read_resnet_state(config: EncoderConfig) -> dict[str, torch.Tensor]:
         path = Path(config.weights)
         if not path.is_file():
             raise VlkitError(f"encoder.weights={config.weights}: no such file")
+    return path
+
+
+def read_resnet_state(config: EncoderConfig) -> dict[str, torch.Tensor]:
+    """The torchvision state dict the `weights` of `config` name (a missing or unreadable file is a VlkitError)."""
+    path = encoder_weights_file(config)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # not a checkpoint at all fails in many ways (pickle, zip, type errors)
