@@ -325,3 +325,54 @@ def test_rejects_bad_limits():
         beam_search(model, torch.zeros(1, 1, 1), T_START, T_END, beam_size=0)
     with pytest.raises(ValueError, match="max_length"):
         greedy_decode(model, torch.zeros(1, 1, 1), T_START, T_END, max_length=0)
+
+
+class StepTableModel(CaptionModel):
+    """Next-word logits from a random table of (step, previous word); only words 1 and 2 and `<end>` are possible,
+    so that a wide enough beam never has to drop a candidate."""
+
+    attends = False
+    START, END = 28, 29
+
+    def __init__(self, seed: int, steps: int):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.vocab_size = VOCAB
+        self.table = torch.full((steps, VOCAB, VOCAB), float("-inf"))
+        for word in (1, 2, self.END):
+            self.table[:, :, word] = torch.randn(steps, VOCAB, generator=generator) * 2
+
+    def start(self, encoded: torch.Tensor) -> tuple[TensorDict, TensorDict]:
+        return {"image": encoded[:, 0, 0]}, {"steps": torch.zeros(len(encoded), dtype=torch.long)}
+
+    def step(self, context: TensorDict, state: TensorDict, words: torch.Tensor
+             ) -> tuple[torch.Tensor, TensorDict, Optional[torch.Tensor]]:
+        return self.table[state["steps"], words], {"steps": state["steps"] + 1}, None
+
+
+def exhaustive_best(model: StepTableModel, max_length: int) -> tuple[list[int], float]:
+    """Every caption of at most `max_length` words over {1, 2} followed by `<end>`, scored by summed log-softmax;
+    the best one (the first of equal scores in enumeration order is irrelevant: random tables do not tie)."""
+    log_probs = torch.log_softmax(model.table, dim=2)
+    best: tuple[list[int], float] = ([], float("-inf"))
+    prefixes: list[tuple[list[int], float]] = [([], 0.0)]
+    for step in range(max_length + 1):
+        extended = []
+        for words, score in prefixes:
+            previous = words[-1] if words else model.START
+            ended = score + float(log_probs[step, previous, model.END])
+            if ended > best[1]:
+                best = (words, ended)
+            extended += [(words + [w], score + float(log_probs[step, previous, w])) for w in (1, 2)]
+        prefixes = extended if step < max_length else []
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_beam_wide_enough_to_keep_every_candidate_finds_the_exhaustive_best(seed):
+    max_length = 3  # at most 2^3 live prefixes x 3 continuations = 24 candidates: a beam of 24 keeps them all
+    model = StepTableModel(seed, max_length + 1)
+    words, score = exhaustive_best(model, max_length)
+    decoded = beam_search(model, torch.zeros(1, 1, 1), model.START, model.END, beam_size=24, max_length=max_length)
+    assert decoded.tokens[0, : int(decoded.lengths[0])].tolist() == words
+    assert float(decoded.scores[0]) == pytest.approx(score, abs=1e-5)
