@@ -11,12 +11,8 @@ import pytest
 import torch
 from tutorial_checkpoint_fixture import TutorialModules, write_tutorial_checkpoint
 
-from vlkit.caption.checkpoint_import import (
-    PickledObject,
-    UnsafeCheckpointError,
-    load_restricted,
-    read_tutorial_checkpoint,
-)
+from vlkit.caption.checkpoint_import import read_tutorial_checkpoint
+from vlkit.caption.restricted_unpickler import PickledObject, UnsafeCheckpointError, load_restricted
 from vlkit.core.errors import VlkitError
 
 FORMATS = {"zip": {}, "legacy": {"legacy_format": True}, "torch04": {"torch04": True}}

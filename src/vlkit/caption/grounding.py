@@ -98,11 +98,11 @@ def grounding_report(module: CaptionModule, datamodule: CaptionDataModule, split
 
 def run_grounding(task: Task, run_dir: Path, split: str = "test", checkpoint: str = "best") -> GroundingReport:
     """The grounding report of a run trained on the synthetic shapes set (`vlkit caption grounding`)."""
+    if split not in ("train", "val", "test"):
+        raise VlkitError(f"--split must be train, val or test, got {split!r}")
     trained = load_run(task, run_dir, checkpoint)
     datamodule = task.build_datamodule(trained.config, trained.vocabularies)
     if not isinstance(datamodule, SyntheticCaptionDataModule):
         raise VlkitError(f"{run_dir} was trained on data.dataset={trained.config.data_entry.name}: grounding needs "
                          "the object boxes of the synthetic_shapes set")
-    if split not in ("train", "val", "test"):
-        raise VlkitError(f"--split must be train, val or test, got {split!r}")
     return grounding_report(trained.module, datamodule, split, read_objects(datamodule.karpathy_file()))

@@ -19,7 +19,6 @@ Initialisation of an embedding matrix for a vocabulary (`embedding_matrix`), by 
 from __future__ import annotations
 
 import json
-import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from vlkit.core.cache import cache_dir as vlkit_cache_dir
 from vlkit.core.errors import VlkitError
 from vlkit.core.files import replacing, write_text_atomic
 from vlkit.text.vocabulary import Vocabulary
@@ -49,17 +49,13 @@ class GloVe:
     skipped_lines: int = 0
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("VLKIT_CACHE", Path.home() / ".cache" / "vlkit")) / "glove"
-
-
 def load_glove(text_file: str | Path, cache_dir: Optional[str | Path] = None) -> GloVe:
     """GloVe vectors of `text_file`, converting it into the cache on first use."""
     source = Path(text_file)
     if not source.is_file():
         raise VlkitError(f"GloVe file not found: {source} (download glove.840B.300d.txt or glove.6B.300d.txt "
                          "and pass its path; vlkit never downloads at run time)")
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache = Path(cache_dir) if cache_dir else vlkit_cache_dir("glove")
     stem = cache / source.name.removesuffix(".txt")
     meta_path = _cache_file(stem, ".json")
     stat = source.stat()

@@ -9,7 +9,6 @@ is there and where) is written in Karpathy's format into the cache (`$VLKIT_CACH
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +19,12 @@ from vlkit.caption.data.prepare import prepare_karpathy
 from vlkit.caption.data.prepared import MANIFEST, read_prepared_manifest
 from vlkit.caption.data.registry import register_dataset
 from vlkit.caption.run_files import CaptionVocabularies
+from vlkit.core.cache import cache_dir
 from vlkit.core.errors import InvalidValue
 from vlkit.core.validation import check_positive_int
 from vlkit.synth.captions import write_synthetic_karpathy
 
 KARPATHY_FILE = "dataset_synthetic.json"
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("VLKIT_CACHE", Path.home() / ".cache" / "vlkit")) / "synthetic-captions"
 
 
 @dataclass
@@ -64,7 +60,7 @@ class SyntheticCaptionDataModule(CaptionDataModule):
         if self.prepared is None:
             options = self.config
             name = f"{options.n_train}-{options.n_val}-{options.n_test}-{options.image_size}px-seed{options.set_seed}"
-            root = Path(options.folder) if options.folder else default_cache_dir() / name
+            root = Path(options.folder) if options.folder else cache_dir("synthetic-captions") / name
             self.prepared = str(make_synthetic_folder(root, options))
         return self.prepared
 
