@@ -4,15 +4,16 @@ import json
 
 import torch
 
-from conftest import only_run_dir, run_cli
+from conftest import invoke_cli, only_run_dir, run_cli
 
 
 def common(shapes_root):
     # Adam's first steps are sign-like: a weight whose true gradient is ~0 moves by +-lr on the sign
     # of rounding noise, which differs with the all-reduce's summation order. A larger eps keeps the
     # comparison about the gradient arithmetic rather than that noise.
-    return [f"data.root={shapes_root}", "model.dropout=0.0", "optim.eps=1e-4", "trainer.max_epochs=2", "trainer.patience=100",
-            "trainer.threads=1", "trainer.progress_bar=false", "trainer.accelerator=cpu"]
+    return [f"data.root={shapes_root}", "model.dropout=0.0", "optim.eps=1e-4", "trainer.max_epochs=2",
+            "trainer.patience=100", "trainer.threads=1", "trainer.progress_bar=false", "trainer.accelerator=cpu",
+            "data.train_subset=320", "data.image_size=32", "model.cnn_channels=[8,16]"]
 
 
 def test_two_process_ddp_matches_one_process_with_the_same_global_batch_and_scores_the_whole_test_split(
@@ -20,7 +21,7 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch_and_scor
     single, ddp = tmp_path / "single", tmp_path / "ddp"
     single.mkdir()
     ddp.mkdir()
-    run_cli(["vqa", "train", *common(shapes_root), "data.batch_size=16"], cwd=single)
+    invoke_cli(["vqa", "train", *common(shapes_root), "data.batch_size=16"], cwd=single)
     # 8 evaluation batches of 16: each process answers 4 of them
     summary = json.loads(run_cli(["vqa", "train", *common(shapes_root), "data.batch_size=8", "trainer.devices=2",
                                   "trainer.strategy=ddp", "data.eval_batch_size=16", "--json"], cwd=ddp).stdout)
@@ -35,7 +36,7 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch_and_scor
     metrics = [json.loads(line) for line in (ddp_run / "metrics.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in metrics] == [0, 1]  # rank 0 alone writes the metrics
     # the test split is answered by both processes, each its shard: together every question, once
-    alone = json.loads(run_cli(["vqa", "evaluate", str(ddp_run), "--split", "test", "--json"], cwd=ddp).stdout)
+    alone = json.loads(invoke_cli(["vqa", "evaluate", str(ddp_run), "--split", "test", "--json"], cwd=ddp).stdout)
     assert summary["test"]["num_questions"] == alone["num_questions"] == 120
     assert summary["test"]["overall"] == alone["overall"]
     assert summary["test"]["perAnswerType"] == alone["perAnswerType"]
@@ -45,9 +46,9 @@ def test_gradient_accumulation_matches_the_larger_batch_and_bf16_trains(shapes_r
     full, accumulated = tmp_path / "full", tmp_path / "accumulated"
     full.mkdir()
     accumulated.mkdir()
-    run_cli(["vqa", "train", *common(shapes_root), "data.batch_size=16"], cwd=full)
-    run_cli(["vqa", "train", *common(shapes_root), "data.batch_size=8", "trainer.accumulate_grad_batches=2"],
-            cwd=accumulated)
+    invoke_cli(["vqa", "train", *common(shapes_root), "data.batch_size=16"], cwd=full)
+    invoke_cli(["vqa", "train", *common(shapes_root), "data.batch_size=8", "trainer.accumulate_grad_batches=2"],
+               cwd=accumulated)
     one = torch.load(only_run_dir(full / "runs") / "last.ckpt", map_location="cpu", weights_only=True)
     two = torch.load(only_run_dir(accumulated / "runs") / "last.ckpt", map_location="cpu", weights_only=True)
     assert one["global_step"] == two["global_step"] > 0  # optimizer steps, not micro-batches
@@ -56,8 +57,8 @@ def test_gradient_accumulation_matches_the_larger_batch_and_bf16_trains(shapes_r
 
     mixed = tmp_path / "bf16"
     mixed.mkdir()
-    summary = json.loads(run_cli(["vqa", "train", *common(shapes_root), "trainer.max_epochs=1",
-                                  "trainer.precision=bf16-mixed", "--json"], cwd=mixed).stdout)
+    summary = json.loads(invoke_cli(["vqa", "train", *common(shapes_root), "trainer.max_epochs=1",
+                                     "trainer.precision=bf16-mixed", "--json"], cwd=mixed).stdout)
     assert summary["test"]["num_questions"] == 120
     config = (mixed / summary["run_dir"] / "config.yaml").read_text()
     assert "precision: bf16-mixed" in config

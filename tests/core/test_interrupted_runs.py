@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from conftest import only_run_dir, run_cli
+from conftest import invoke_cli, only_run_dir
 
 RECIPE = ["data.batch_size=8", "trainer.max_epochs=1000", "trainer.patience=1000", "trainer.progress_bar=false",
-          "trainer.threads=1"]
+          "trainer.threads=1", "data.train_subset=240", "data.image_size=32", "model.cnn_channels=[8,16]"]
 
 
 def train_until_two_epochs_then(signum, shapes_root, work):
@@ -41,7 +41,7 @@ def test_a_signal_marks_the_run_interrupted_and_says_how_to_resume(shapes_root, 
     metadata = json.loads((run / "run.json").read_text())
     assert metadata["status"] == "interrupted" and metadata["interrupted_by"] == cause
     assert (run / "last.ckpt").is_file()
-    listed = json.loads(run_cli(["runs", "list", "--json"], cwd=tmp_path).stdout)["runs"][0]
+    listed = json.loads(invoke_cli(["runs", "list", "--json"], cwd=tmp_path).stdout)["runs"][0]
     assert listed["status"] == "interrupted" and listed["best_val"] is not None and listed["monitor"] == "val/acc"
 
 
@@ -49,7 +49,7 @@ def test_a_resume_is_recorded_in_run_json(shapes_root, tmp_path):
     code, _, _ = train_until_two_epochs_then(signal.SIGTERM, shapes_root, tmp_path)
     run = only_run_dir(tmp_path / "runs")
     done = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["epoch"] + 1
-    run_cli(["vqa", "train", "--resume", str(run), f"trainer.max_epochs={done + 1}"], cwd=tmp_path)
+    invoke_cli(["vqa", "train", "--resume", str(run), f"trainer.max_epochs={done + 1}"], cwd=tmp_path)
     metadata = json.loads((run / "run.json").read_text())
     assert metadata["status"] == "finished" and len(metadata["resumes"]) == 1
     command = metadata["resumes"][0]["command"]

@@ -9,13 +9,14 @@ import time
 
 import torch
 
-from conftest import only_run_dir, read_jsonl, run_cli
+from conftest import invoke_cli, only_run_dir, read_jsonl
 
 EPOCHS = 6
 
 
 def recipe(shapes_root, max_epochs):
     return [f"data.root={shapes_root}", "data.batch_size=8", "model.dropout=0.0", "trainer.threads=1",
+            "data.train_subset=240", "data.image_size=32", "model.cnn_channels=[8,16]",
             "trainer.patience=100", f"trainer.max_epochs={max_epochs}", "trainer.progress_bar=false"]
 
 
@@ -25,7 +26,7 @@ def final_weights(run_dir):
 
 def test_resume_after_sigkill_matches_an_uninterrupted_run(shapes_root, tmp_path):
     (tmp_path / "a").mkdir()
-    run_cli(["vqa", "train", *recipe(shapes_root, EPOCHS)], cwd=tmp_path / "a")
+    invoke_cli(["vqa", "train", *recipe(shapes_root, EPOCHS)], cwd=tmp_path / "a")
     reference = only_run_dir(tmp_path / "a" / "runs")
 
     work = tmp_path / "b"
@@ -47,10 +48,10 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(shapes_root, tmp_path
     killed = only_run_dir(work / "runs")
     last_finished = torch.load(killed / "last.ckpt", map_location="cpu", weights_only=True)["epoch"]
     assert 1 <= last_finished < EPOCHS - 1
-    listing = json.loads(run_cli(["runs", "list", "--json"], cwd=work).stdout)["runs"]
+    listing = json.loads(invoke_cli(["runs", "list", "--json"], cwd=work).stdout)["runs"]
     assert listing[0]["status"] == "interrupted"
 
-    run_cli(["vqa", "train", "--resume", str(killed), f"trainer.max_epochs={EPOCHS}"], cwd=work)
+    invoke_cli(["vqa", "train", "--resume", str(killed), f"trainer.max_epochs={EPOCHS}"], cwd=work)
     rows = read_jsonl(killed / "metrics.jsonl")
     assert [row["epoch"] for row in rows] == list(range(EPOCHS))  # nothing lost, nothing counted twice
     steps = [row["step"] for row in rows]
@@ -69,5 +70,5 @@ def test_resume_without_a_finished_epoch_says_so(tmp_path):
     run = tmp_path / "runs" / "vqa" / "empty"
     run.mkdir(parents=True)
     (run / "config.yaml").write_text("task: vqa\n")
-    result = run_cli(["vqa", "train", "--resume", str(run)], cwd=tmp_path, check=False)
+    result = invoke_cli(["vqa", "train", "--resume", str(run)], cwd=tmp_path, check=False)
     assert result.returncode == 2 and "no last.ckpt" in result.stderr

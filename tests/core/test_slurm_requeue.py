@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from conftest import only_run_dir, read_jsonl, run_cli
+from conftest import invoke_cli, only_run_dir, read_jsonl
 
 EPOCHS = 3
 SLURM = {"SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "vqa", "SLURM_NTASKS": "1", "SLURM_NTASKS_PER_NODE": "1",
@@ -19,8 +19,10 @@ SLURM = {"SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "vqa", "SLURM_NTASKS": "1", "
 
 
 def recipe(shapes_root):
+    # 60 batches of 4 small images a epoch: long enough to signal in the middle of one
     return ["vqa", "train", f"data.root={shapes_root}", "data.batch_size=4", "data.num_workers=1", "model.dropout=0.0",
-            "trainer.threads=1", "trainer.patience=100", f"trainer.max_epochs={EPOCHS}", "trainer.progress_bar=false"]
+            "data.train_subset=240", "data.image_size=32", "model.cnn_channels=[8,16]", "trainer.threads=1",
+            "trainer.patience=100", f"trainer.max_epochs={EPOCHS}", "trainer.progress_bar=false"]
 
 
 def fake_scontrol(folder, exit_code):
@@ -51,7 +53,7 @@ def signal_mid_epoch(command, env, work):
 
 def test_a_requeued_job_continues_from_the_signalled_step_and_ends_like_an_unbroken_run(shapes_root, tmp_path):
     (tmp_path / "unbroken").mkdir()
-    run_cli(recipe(shapes_root), cwd=tmp_path / "unbroken")
+    invoke_cli(recipe(shapes_root), cwd=tmp_path / "unbroken")
     unbroken = only_run_dir(tmp_path / "unbroken" / "runs")
     batches_per_epoch = read_jsonl(unbroken / "metrics.jsonl")[0]["step"]
 
@@ -70,7 +72,7 @@ def test_a_requeued_job_continues_from_the_signalled_step_and_ends_like_an_unbro
     assert saved["epoch"] == 1 and 0 < batches_done < batches_per_epoch  # signalled mid-epoch
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
 
-    run_cli(recipe(shapes_root), cwd=work, env={**env, "SLURM_RESTART_COUNT": "1"})
+    invoke_cli(recipe(shapes_root), cwd=work, env={**env, "SLURM_RESTART_COUNT": "1"})
     assert only_run_dir(work / "runs") == run  # the restarted job found its own run
     metadata = json.loads((run / "run.json").read_text())
     assert metadata["status"] == "finished"
@@ -85,7 +87,7 @@ def test_a_requeued_job_continues_from_the_signalled_step_and_ends_like_an_unbro
 
 def test_a_refused_requeue_saves_the_step_and_training_goes_on(shapes_root, tmp_path):
     env = fake_scontrol(tmp_path / "bin", exit_code=1)
-    code, stderr = signal_mid_epoch(recipe(shapes_root), env, tmp_path)
+    code, stderr = signal_mid_epoch([*recipe(shapes_root), "trainer.max_epochs=2"], env, tmp_path)
     run = only_run_dir(tmp_path / "runs")
     assert code == 0, stderr[-2000:]
     assert "scontrol requeue 4242 failed" in stderr
@@ -95,8 +97,8 @@ def test_a_refused_requeue_saves_the_step_and_training_goes_on(shapes_root, tmp_
 
 def test_a_second_training_in_one_job_needs_its_own_run_name(shapes_root, tmp_path):
     env = fake_scontrol(tmp_path / "bin", exit_code=0)
-    first = run_cli([*recipe(shapes_root), "trainer.max_epochs=1"], cwd=tmp_path, env=env)
+    first = invoke_cli([*recipe(shapes_root), "trainer.max_epochs=1"], cwd=tmp_path, env=env)
     assert first.returncode == 0
-    second = run_cli([*recipe(shapes_root), "trainer.max_epochs=1"], cwd=tmp_path, env=env, check=False)
+    second = invoke_cli([*recipe(shapes_root), "trainer.max_epochs=1"], cwd=tmp_path, env=env, check=False)
     assert second.returncode == 2
     assert second.stderr.strip().splitlines()[-1].endswith("give each training in one job its own run.name")

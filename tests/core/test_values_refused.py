@@ -4,7 +4,7 @@ while the config loads: before any data is read or any directory made."""
 import pytest
 from counting_task import CountingTask
 
-from conftest import run_cli
+from conftest import invoke_cli
 from vlkit.core.config import load_config
 from vlkit.core.errors import VlkitError
 
@@ -79,6 +79,6 @@ def test_a_yaml_syntax_error_names_the_file_line_and_column(tmp_path):
 def test_an_escaping_run_name_creates_nothing_anywhere(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    result = run_cli(["vqa", "train", "run.name=a/b/../../../escape"], cwd=work, check=False)
+    result = invoke_cli(["vqa", "train", "run.name=a/b/../../../escape"], cwd=work, check=False)
     assert result.returncode == 2 and result.stderr.strip().startswith("error: invalid value run.name=")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["work"]

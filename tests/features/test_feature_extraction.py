@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from torchvision import models
 
-from conftest import run_cli
+from conftest import invoke_cli
 from vlkit.features.image import image_id_from_name
 from vlkit.features.store import FeatureStore
 
@@ -43,10 +43,10 @@ def test_image_ids_from_coco_names():
 
 def test_grid_features_equal_the_backbone_run_by_hand(tmp_path):
     images = write_images(tmp_path / "images", 3)
-    result = run_cli([*EXTRACT, "--images", str(images), "--out", str(tmp_path / "store"), "--json"], cwd=tmp_path)
+    result = invoke_cli([*EXTRACT, "--images", str(images), "--out", str(tmp_path / "store"), "--json"], cwd=tmp_path)
     assert json.loads(result.stdout)["extracted"] == 3
     store = FeatureStore(tmp_path / "store")
-    info = json.loads(run_cli(["features", "info", str(tmp_path / "store"), "--json"], cwd=tmp_path).stdout)
+    info = json.loads(invoke_cli(["features", "info", str(tmp_path / "store"), "--json"], cwd=tmp_path).stdout)
     assert info["random_weights"] and info["grid"] == [2, 2] and info["rows_done"] == 3 and info["complete"]
     torch.manual_seed(0)  # what --random-weights records
     resnet = models.resnet18(weights=None).eval()
@@ -68,7 +68,7 @@ def test_grid_features_equal_the_backbone_run_by_hand(tmp_path):
 
 def test_extraction_resumes_after_sigkill_and_matches_an_unbroken_run(tmp_path):
     images = write_images(tmp_path / "images", 40)
-    run_cli([*EXTRACT, "--images", str(images), "--out", str(tmp_path / "whole"), "--batch-size", "2"], cwd=tmp_path)
+    invoke_cli([*EXTRACT, "--images", str(images), "--out", str(tmp_path / "whole"), "--batch-size", "2"], cwd=tmp_path)
     broken = tmp_path / "broken"
     process = subprocess.Popen([sys.executable, "-m", "vlkit", *EXTRACT, "--images", str(images), "--out",
                                 str(broken), "--batch-size", "2"], stdout=subprocess.DEVNULL,
@@ -86,7 +86,7 @@ def test_extraction_resumes_after_sigkill_and_matches_an_unbroken_run(tmp_path):
     partial = int(np.load(broken / "done.npy").sum())
     assert 0 < partial < 40, partial
     assert not json.loads((broken / "manifest.json").read_text())["complete"]
-    result = run_cli([*EXTRACT, "--images", str(images), "--out", str(broken), "--json"], cwd=tmp_path)
+    result = invoke_cli([*EXTRACT, "--images", str(images), "--out", str(broken), "--json"], cwd=tmp_path)
     report = json.loads(result.stdout)
     assert report["skipped_done"] == partial and report["extracted"] == 40 - partial and report["complete"]
     for name, values in arrays(tmp_path / "whole").items():
@@ -97,39 +97,39 @@ def test_a_corrupt_image_leaves_the_store_incomplete_until_skip_bad_records_it(t
     images = write_images(tmp_path / "images", 4)
     (images / "COCO_val2014_000000000003.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
     args = [*EXTRACT, "--images", str(images), "--out", str(tmp_path / "store"), "--pooled"]
-    failed = run_cli(args, cwd=tmp_path, check=False)
+    failed = invoke_cli(args, cwd=tmp_path, check=False)
     assert failed.returncode == 2 and "COCO_val2014_000000000003.jpg" in failed.stderr
     assert "Traceback" not in failed.stderr and len(failed.stderr.strip().splitlines()[-1:]) == 1
-    info = json.loads(run_cli(["features", "info", str(tmp_path / "store"), "--json"], cwd=tmp_path).stdout)
+    info = json.loads(invoke_cli(["features", "info", str(tmp_path / "store"), "--json"], cwd=tmp_path).stdout)
     assert not info["complete"] and info["failed_ids"] == [3] and info["skipped_ids"] == [] and info["rows_done"] == 3
-    refused = run_cli(["features", "merge", str(tmp_path / "store"), str(tmp_path / "store"), "--out",
-                       str(tmp_path / "merged")], cwd=tmp_path, check=False)
+    refused = invoke_cli(["features", "merge", str(tmp_path / "store"), str(tmp_path / "store"), "--out",
+                          str(tmp_path / "merged")], cwd=tmp_path, check=False)
     assert refused.returncode == 2 and "is not complete" in refused.stderr
 
-    report = json.loads(run_cli([*args, "--skip-bad", "--json"], cwd=tmp_path).stdout)
+    report = json.loads(invoke_cli([*args, "--skip-bad", "--json"], cwd=tmp_path).stdout)
     assert report["complete"] and report["skipped_done"] == 3 and [i for i, _ in report["bad"]] == [3]
     store = FeatureStore(tmp_path / "store")
     assert store.manifest["skipped_ids"] == [3] and store.manifest["failed_ids"] == []
     assert store.has([1, 3]).tolist() == [True, False] and store.get([1]).features.shape == (1, 1, 512)
-    shown = run_cli(["features", "info", str(tmp_path / "store")], cwd=tmp_path).stdout
+    shown = invoke_cli(["features", "info", str(tmp_path / "store")], cwd=tmp_path).stdout
     assert "skipped_ids: 1 [3]" in shown and "complete: True" in shown
 
 
 def test_shards_merge_into_the_whole(tmp_path):
     images = write_images(tmp_path / "images", 7)
-    run_cli([*EXTRACT, "--images", str(images), "--out", str(tmp_path / "whole")], cwd=tmp_path)
+    invoke_cli([*EXTRACT, "--images", str(images), "--out", str(tmp_path / "whole")], cwd=tmp_path)
     for k in range(2):
-        run_cli([*EXTRACT, "--images", str(images), "--out", str(tmp_path / "sharded"), "--shard", f"{k}/2"],
-                cwd=tmp_path)
+        invoke_cli([*EXTRACT, "--images", str(images), "--out", str(tmp_path / "sharded"), "--shard", f"{k}/2"],
+                   cwd=tmp_path)
     shards = [str(tmp_path / "sharded" / f"shard-{k}-of-2") for k in range(2)]
     assert len(FeatureStore(shards[0])) == 4 and len(FeatureStore(shards[1])) == 3
-    run_cli(["features", "merge", *shards, "--out", str(tmp_path / "merged")], cwd=tmp_path)
+    invoke_cli(["features", "merge", *shards, "--out", str(tmp_path / "merged")], cwd=tmp_path)
     merged, whole = arrays(tmp_path / "merged"), arrays(tmp_path / "whole")
     assert merged.keys() == whole.keys()
     for name in whole:
         np.testing.assert_array_equal(merged[name], whole[name], err_msg=name)
-    again = run_cli(["features", "merge", shards[0], shards[0], "--out", str(tmp_path / "x")], cwd=tmp_path,
-                    check=False)
+    again = invoke_cli(["features", "merge", shards[0], shards[0], "--out", str(tmp_path / "x")], cwd=tmp_path,
+                       check=False)
     assert again.returncode == 2 and "share image ids" in again.stderr
 
 
@@ -137,8 +137,8 @@ def test_missing_weights_say_where_to_put_them(tmp_path, monkeypatch):
     images = write_images(tmp_path / "images", 1)
     env_home = tmp_path / "torch-home"
     monkeypatch.setenv("TORCH_HOME", str(env_home))
-    result = run_cli(["features", "extract", "--model", "resnet50", "--images", str(images), "--out",
-                      str(tmp_path / "s")], cwd=tmp_path, check=False)
+    result = invoke_cli(["features", "extract", "--model", "resnet50", "--images", str(images), "--out",
+                         str(tmp_path / "s")], cwd=tmp_path, check=False)
     assert result.returncode == 2 and "resnet50-0676ba61.pth" in result.stderr and "--random-weights" in result.stderr
 
 
@@ -157,8 +157,8 @@ def write_mcan_npz(folder, counts, dim=16):
 
 def test_mcan_npz_import(tmp_path):
     truth = write_mcan_npz(tmp_path / "npz", {9: 10, 25: 14, 30: 12})
-    result = run_cli(["features", "import", "--format", "mcan-npz", "--src", str(tmp_path / "npz"), "--out",
-                      str(tmp_path / "store"), "--max-boxes", "12", "--json"], cwd=tmp_path)
+    result = invoke_cli(["features", "import", "--format", "mcan-npz", "--src", str(tmp_path / "npz"), "--out",
+                         str(tmp_path / "store"), "--max-boxes", "12", "--json"], cwd=tmp_path)
     assert json.loads(result.stdout)["complete"]
     store = FeatureStore(tmp_path / "store")
     batch = store.get([25, 9])
@@ -168,8 +168,8 @@ def test_mcan_npz_import(tmp_path):
     np.testing.assert_allclose(batch.boxes[1, :10], truth[9][1])
     assert batch.image_size.tolist() == [[375, 500], [375, 500]]
     (tmp_path / "npz" / "COCO_train2014_000000000031.jpg.npz").write_bytes(b"PK\x03\x04 broken")
-    bad = run_cli(["features", "import", "--format", "mcan-npz", "--src", str(tmp_path / "npz"), "--out",
-                   str(tmp_path / "store2")], cwd=tmp_path, check=False)
+    bad = invoke_cli(["features", "import", "--format", "mcan-npz", "--src", str(tmp_path / "npz"), "--out",
+                      str(tmp_path / "store2")], cwd=tmp_path, check=False)
     assert bad.returncode == 2 and "000000000031" in bad.stderr
 
 
@@ -184,8 +184,8 @@ def test_butd_tsv_import(tmp_path):
                                 base64.b64encode(features.tobytes()).decode()]))
     tsv = tmp_path / "trainval_resnet101_faster_rcnn_genome_36.tsv"
     tsv.write_text("\n".join(lines) + "\n")
-    run_cli(["features", "import", "--format", "butd-tsv", "--src", str(tsv), "--out", str(tmp_path / "store"),
-             "--max-boxes", "4"], cwd=tmp_path)
+    invoke_cli(["features", "import", "--format", "butd-tsv", "--src", str(tsv), "--out", str(tmp_path / "store"),
+                "--max-boxes", "4"], cwd=tmp_path)
     batch = FeatureStore(tmp_path / "store").get([5, 100])
     assert batch.num_boxes.tolist() == [4, 3]
     np.testing.assert_allclose(batch.features[1, :3].astype(np.float32), truth[100][0], atol=1e-2)
@@ -197,9 +197,9 @@ def test_stores_of_different_folders_merge(tmp_path):
     train = write_images(tmp_path / "train2014", 3, start=1)
     val = write_images(tmp_path / "val2014", 2, start=100)
     for folder in (train, val):
-        run_cli([*EXTRACT, "--pooled", "--images", str(folder), "--out", str(tmp_path / folder.name)], cwd=tmp_path)
-    run_cli(["features", "merge", str(tmp_path / "train2014"), str(tmp_path / "val2014"), "--out",
-             str(tmp_path / "all")], cwd=tmp_path)
+        invoke_cli([*EXTRACT, "--pooled", "--images", str(folder), "--out", str(tmp_path / folder.name)], cwd=tmp_path)
+    invoke_cli(["features", "merge", str(tmp_path / "train2014"), str(tmp_path / "val2014"), "--out",
+                str(tmp_path / "all")], cwd=tmp_path)
     merged = FeatureStore(tmp_path / "all")
     assert merged.ids.tolist() == [1, 2, 3, 100, 101] and merged.manifest["complete"]
     assert len(merged.manifest["source"]) == 2

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import invoke_cli
 from test_feature_extraction import write_images, write_mcan_npz
 from vlkit.core.errors import VlkitError
 from vlkit.features.image import extract_image_features
@@ -70,7 +70,7 @@ def test_a_tsv_row_that_cannot_be_decoded_is_a_bad_item(tmp_path):
 def test_info_on_a_folder_without_the_store_arrays_is_one_error_line(tmp_path):
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / "manifest.json").write_text(json.dumps({"kind": "grid"}))
-    result = run_cli(["features", "info", str(tmp_path / "store")], cwd=tmp_path, check=False)
+    result = invoke_cli(["features", "info", str(tmp_path / "store")], cwd=tmp_path, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == (f"error: {tmp_path / 'store'} is not a complete vlkit feature store: ids.npy, "
                                      "features.npy, num_boxes.npy, done.npy missing (rerun the extraction or import "

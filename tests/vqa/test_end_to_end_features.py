@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import REPO, build_vqa_model, run_cli, vqa_config, vqa_module
+from conftest import REPO, build_vqa_model, invoke_cli, vqa_config, vqa_module
 from vlkit.core.errors import VlkitError
 from vlkit.vision.end_to_end import EndToEndFeatures
 from vlkit.vqa.data.easyvqa_files import default_root
@@ -79,19 +79,19 @@ def test_every_vqa2_recipe_reads_features_of_its_dimension(recipe):
 def test_a_feature_model_runs_end_to_end_on_easyvqa_images_and_answers_from_its_run(tmp_path, model,
                                                                                       attends_to_the_image):
     small = ["data.train_subset=600", "data.eval_subset=100", "trainer.max_epochs=1", "trainer.progress_bar=false"]
-    result = run_cli(["vqa", "train", "--config", str(REPO / f"configs/vqa/{model}_easyvqa.yaml"), *small, "--json"],
-                     cwd=tmp_path)
+    result = invoke_cli(["vqa", "train", "--config", str(REPO / f"configs/vqa/{model}_easyvqa.yaml"), *small, "--json"],
+                        cwd=tmp_path)
     summary = json.loads(result.stdout)
     assert summary["model"] == model and summary["test"]["num_questions"] == 100
     image = tmp_path / "shape.png"
     shutil.copy(default_root() / "test" / "images" / "0.png", image)
     run = summary["run_dir"]
-    answered = run_cli(["vqa", "predict", run, "--image", str(image), "--question", "is it red?", "--json"],
-                       cwd=tmp_path)
+    answered = invoke_cli(["vqa", "predict", run, "--image", str(image), "--question", "is it red?", "--json"],
+                          cwd=tmp_path)
     assert len(json.loads(answered.stdout)["answers"]) == 5
     drawing = tmp_path / "att.png"
-    drawn = run_cli(["vqa", "predict", run, "--image", str(image), "--question", "is it red?", "--attention",
-                     str(drawing)], cwd=tmp_path, check=False)
+    drawn = invoke_cli(["vqa", "predict", run, "--image", str(image), "--question", "is it red?", "--attention",
+                        str(drawing)], cwd=tmp_path, check=False)
     if attends_to_the_image:
         assert drawn.returncode == 0 and Image.open(drawing).size[0] > 100
     else:

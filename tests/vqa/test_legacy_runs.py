@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from color_questions import make_data
-from conftest import LEGACY_RUNS, run_cli
+from conftest import LEGACY_RUNS, invoke_cli, run_cli
 from vlkit.vqa.data.easyvqa_files import default_root
 
 EASYVQA_RUN = LEGACY_RUNS / "vqa" / "legacy_cnn_lstm_att-20261128-190135"
@@ -24,7 +24,8 @@ def easyvqa_run(tmp_path):
 
 def test_an_old_easyvqa_run_evaluates_to_the_test_report_it_recorded(easyvqa_run, tmp_path):
     recorded = json.loads((easyvqa_run / "summary.json").read_text())["test"]
-    report = json.loads(run_cli(["vqa", "evaluate", str(easyvqa_run), "--split", "test", "--json"], cwd=tmp_path).stdout)
+    report = json.loads(invoke_cli(["vqa", "evaluate", str(easyvqa_run), "--split", "test", "--json"],
+                                   cwd=tmp_path).stdout)
     assert (report["overall"], report["perAnswerType"]) == (recorded["overall"], recorded["perAnswerType"])
     old_rows = json.loads((EASYVQA_RUN / "predictions_test.json").read_text())
     assert json.loads((easyvqa_run / "predictions_test.json").read_text()) == old_rows
@@ -35,8 +36,8 @@ def test_an_old_easyvqa_run_predicts_the_probabilities_and_attention_the_old_cod
     from vlkit.vqa.task import VQATask
 
     cases = json.loads((EXPECTED / "cnn_lstm_att_predictions.json").read_text())
-    result = run_cli(["vqa", "predict", str(easyvqa_run), "--image", str(default_root() / cases[0]["image"]),
-                      "--question", cases[0]["question"], "--top-k", "13", "--json"], cwd=tmp_path)
+    result = invoke_cli(["vqa", "predict", str(easyvqa_run), "--image", str(default_root() / cases[0]["image"]),
+                         "--question", cases[0]["question"], "--top-k", "13", "--json"], cwd=tmp_path)
     answers = json.loads(result.stdout)["answers"]
     assert [a["answer"] for a in answers] == [answer for answer, _ in cases[0]["answers"]]
     assert [a["probability"] for a in answers] == pytest.approx([p for _, p in cases[0]["answers"]], abs=1e-6)
@@ -49,11 +50,11 @@ def test_an_old_easyvqa_run_predicts_the_probabilities_and_attention_the_old_cod
 
 
 def test_an_old_easyvqa_run_resumes_for_another_epoch(easyvqa_run, tmp_path):
-    run_cli(["vqa", "train", "--resume", str(easyvqa_run), "trainer.max_epochs=9"], cwd=tmp_path)
+    invoke_cli(["vqa", "train", "--resume", str(easyvqa_run), "trainer.max_epochs=9"], cwd=tmp_path)
     rows = [json.loads(line) for line in (easyvqa_run / "metrics.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == list(range(9))
     assert json.loads((easyvqa_run / "run.json").read_text())["status"] == "finished"
-    listing = json.loads(run_cli(["runs", "list", "--json"], cwd=tmp_path).stdout)["runs"]
+    listing = json.loads(invoke_cli(["runs", "list", "--json"], cwd=tmp_path).stdout)["runs"]
     assert [(run["task"], run["epochs"], run["metric"]) for run in listing] == [("vqa", 9, "overall")]
 
 
@@ -61,7 +62,8 @@ def test_an_old_features_run_evaluates_with_the_probabilities_the_old_code_gave(
     make_data(tmp_path / "data")
     run = shutil.copytree(FEATURES_RUN, tmp_path / "run")
     data = [f"data.root={tmp_path / 'data'}", f"data.features={tmp_path / 'data' / 'store'}"]
-    report = json.loads(run_cli(["vqa", "evaluate", str(run), "--split", "val", *data, "--json"], cwd=tmp_path).stdout)
+    report = json.loads(invoke_cli(["vqa", "evaluate", str(run), "--split", "val", *data, "--json"],
+                                   cwd=tmp_path).stdout)
     expected = json.loads((EXPECTED / "qguided_att_val_report.json").read_text())
     assert {k: v for k, v in report.items() if k != "predictions"} == \
         {k: v for k, v in expected.items() if k != "predictions"}

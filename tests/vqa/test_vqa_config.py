@@ -131,10 +131,10 @@ def test_a_bad_vqa_value_is_refused_with_its_key(overrides, says):
 
 
 def test_a_data_error_is_found_before_the_run_directory_is_made(tmp_path):
-    from conftest import run_cli
+    from conftest import invoke_cli
 
-    result = run_cli(["vqa", "train", "--config", str(REPO / "configs/vqa/qguided_att_vqa2.yaml"),
-                      f"data.root={tmp_path / 'nowhere'}", f"data.features={tmp_path / 'no-store'}",
-                      f"run.root={tmp_path / 'runs'}"], cwd=tmp_path, check=False)
+    result = invoke_cli(["vqa", "train", "--config", str(REPO / "configs/vqa/qguided_att_vqa2.yaml"),
+                         f"data.root={tmp_path / 'nowhere'}", f"data.features={tmp_path / 'no-store'}",
+                         f"run.root={tmp_path / 'runs'}"], cwd=tmp_path, check=False)
     assert result.returncode == 2 and "is not a vlkit feature store" in result.stderr
     assert not (tmp_path / "runs").exists()

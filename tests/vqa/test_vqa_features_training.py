@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from color_questions import COLORS, make_data
-from conftest import only_run_dir, read_jsonl, run_cli
+from conftest import invoke_cli, only_run_dir, read_jsonl
 from vlkit.synth.vqa_official_files import SynthQuestion, write_vqa_part
 
 RECIPE = ["--config", "configs/vqa/qguided_att_vqa2.yaml", "data.features={root}/store", "data.root={root}",
@@ -23,7 +23,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("vqa")
     parts = make_data(root)
     args = ["vqa", "train", *[a.format(root=root) for a in RECIPE], "--json"]
-    summary = json.loads(run_cli(args, cwd=REPO).stdout)
+    summary = json.loads(invoke_cli(args, cwd=REPO).stdout)
     return root, parts, summary
 
 
@@ -37,11 +37,12 @@ def test_training_learns_and_its_validation_number_is_what_vqa_score_reports_for
     # plumbing: validation and `vlkit vqa score` share vlkit's scorer, so this checks that validation scores
     # the right predictions; the scorer's agreement with the official evaluator is in tests/vqa/metrics
     results = root / "val_results.json"
-    report = json.loads(run_cli(["vqa", "evaluate", str(run_dir), "--split", "val", "--results-out", str(results),
-                                 "--json"], cwd=root).stdout)
-    official = json.loads(run_cli(["vqa", "score", "--questions", str(root / "v2_OpenEnded_mscoco_val2014_questions.json"),
-                                   "--annotations", str(root / "v2_mscoco_val2014_annotations.json"),
-                                   "--results", str(results), "--json"], cwd=root).stdout)
+    report = json.loads(invoke_cli(["vqa", "evaluate", str(run_dir), "--split", "val", "--results-out", str(results),
+                                    "--json"], cwd=root).stdout)
+    official = json.loads(invoke_cli(["vqa", "score",
+                                      "--questions", str(root / "v2_OpenEnded_mscoco_val2014_questions.json"),
+                                      "--annotations", str(root / "v2_mscoco_val2014_annotations.json"),
+                                      "--results", str(results), "--json"], cwd=root).stdout)
     assert report["overall"] == official["overall"] == summary["best_val_metric"]
 
 
@@ -66,7 +67,7 @@ def test_questions_on_images_without_features_are_left_out_with_a_warning(tmp_pa
     (tmp_path / "v2_OpenEnded_mscoco_val2014_questions.json").write_text(json.dumps(val_questions))
     (tmp_path / "v2_mscoco_val2014_annotations.json").write_text(json.dumps(val_annotations))
     args = ["vqa", "train", *[a.format(root=tmp_path) for a in RECIPE], "trainer.max_epochs=1"]
-    result = run_cli(args, cwd=REPO)
+    result = invoke_cli(args, cwd=REPO)
     assert "1 val image(s) have no features" in result.stderr
     assert "1 question(s) on 1 image(s) without features are left out" in result.stderr
 
@@ -75,8 +76,8 @@ def test_predict_from_an_image_says_a_features_run_needs_evaluate(trained, tmp_p
     from vlkit.vqa.data.easyvqa_files import default_root
 
     root, _, summary = trained
-    result = run_cli(["vqa", "predict", summary["run_dir"], "--image", str(default_root() / "test/images/0.png"),
-                      "--question", "what color is the ball?"], cwd=root, check=False)
+    result = invoke_cli(["vqa", "predict", summary["run_dir"], "--image", str(default_root() / "test/images/0.png"),
+                         "--question", "what color is the ball?"], cwd=root, check=False)
     assert result.returncode == 2 and "reads precomputed features" in result.stderr
 
 
@@ -94,18 +95,18 @@ def test_mcan_recipe_trains_with_glove_refuses_to_start_without_and_records_glov
             "model.hidden_size=16", "model.heads=2", "model.layers=1", "model.flat_mlp_size=8",
             "model.flat_out_size=16", f"model.glove={glove}", "trainer.max_epochs=2", "trainer.progress_bar=false",
             f"run.root={tmp_path}/runs", "--json"]
-    result = run_cli(args, cwd=REPO)
+    result = invoke_cli(args, cwd=REPO)
     summary = json.loads(result.stdout)
     assert summary["model"] == "mcan_small" and summary["epochs_trained"] == 2
     assert "word embeddings from" in result.stderr
     assert "sphere" in json.loads((Path(summary["run_dir"]) / "vocab.json").read_text())["words"]
     assert "departures" not in json.loads((Path(summary["run_dir"]) / "run.json").read_text())
 
-    without = run_cli([*[a for a in args if not a.startswith("model.glove=")], "trainer.max_epochs=1"], cwd=REPO,
-                      check=False)
+    without = invoke_cli([*[a for a in args if not a.startswith("model.glove=")], "trainer.max_epochs=1"], cwd=REPO,
+                         check=False)
     assert without.returncode == 2 and "pass model.glove=PATH/glove.840B.300d.txt" in without.stderr
-    declined = json.loads(run_cli([*[a for a in args if not a.startswith("model.glove=")], "model.glove=none",
-                                   "trainer.max_epochs=1"], cwd=REPO).stdout)
+    declined = json.loads(invoke_cli([*[a for a in args if not a.startswith("model.glove=")], "model.glove=none",
+                                      "trainer.max_epochs=1"], cwd=REPO).stdout)
     assert json.loads((Path(declined["run_dir"]) / "run.json").read_text())["departures"] == [
         "model.glove=none: the word embeddings start random, not from GloVe as the reference's do"]
 
@@ -129,6 +130,6 @@ def test_each_baseline_recipe_learns_from_the_feature_store(tmp_path, name):
             f"data.features={tmp_path}/store", "data.answers=pytorch-vqa", "data.num_workers=0", "data.batch_size=8",
             "model.feature_dim=8", *BASELINE_WIDTHS[name], "optim.lr=0.01", "trainer.max_epochs=12",
             "trainer.patience=100", "trainer.progress_bar=false", f"run.root={tmp_path}/runs", "--json"]
-    summary = json.loads(run_cli(args, cwd=REPO).stdout)
+    summary = json.loads(invoke_cli(args, cwd=REPO).stdout)
     assert summary["model"] == name
     assert summary["best_val_metric"] > 90  # the colour is in the features: "color x8" of 10 humans scores 100

@@ -10,18 +10,29 @@ from pathlib import Path
 import pytest
 
 from caption_metric_fixtures import PREDICTIONS, REFERENCES, coco_references, coco_results, write_caption_files
-from conftest import run_cli
+from conftest import invoke_cli
 from test_caption_scores import COCO_EVAL_CAP, needs_java
+from vlkit.caption.metrics.java import java_problem
 from vlkit.cli import main
 
 NO_JAVA = {"PATH": os.path.dirname(sys.executable)}  # a PATH that holds python but no `java`
 
 
+def score_without_java(args: list[str], cwd: Path):
+    """`vlkit ARGS` in this process with NO_JAVA's PATH; the process's cached answer to "can Java run?" is
+    forgotten before and after, as a new process would not have it."""
+    java_problem.cache_clear()
+    try:
+        return invoke_cli(args, cwd=cwd, env=NO_JAVA)
+    finally:
+        java_problem.cache_clear()
+
+
 @needs_java
 def test_score_json_equals_coco_eval_cap_with_meteor_and_reports_spice_unavailable(tmp_path):
     references, predictions = write_caption_files(tmp_path)
-    result = run_cli(["caption", "score", "--references", str(references), "--predictions", str(predictions),
-                      "--spice", "--json"], cwd=tmp_path)
+    result = invoke_cli(["caption", "score", "--references", str(references), "--predictions", str(predictions),
+                         "--spice", "--json"], cwd=tmp_path)
     report = json.loads(result.stdout)
     assert {key: report[key] for key in COCO_EVAL_CAP} == pytest.approx(COCO_EVAL_CAP, rel=1e-12)
     assert report["tokenizer"] == "ptb-jar" and report["images"] == 3
@@ -34,17 +45,17 @@ def test_score_json_equals_coco_eval_cap_with_meteor_and_reports_spice_unavailab
 def test_without_java_meteor_is_unavailable_in_text_and_json(tmp_path):
     references, predictions = write_caption_files(tmp_path)
     args = ["caption", "score", "--references", str(references), "--predictions", str(predictions)]
-    text = run_cli(args, cwd=tmp_path, env=NO_JAVA).stdout
+    text = score_without_java(args, tmp_path).stdout
     assert "METEOR          unavailable (no Java)" in text.splitlines()
     assert f"CIDEr           {COCO_EVAL_CAP['CIDEr']:.4f}" in text.splitlines()
-    report = json.loads(run_cli([*args, "--json"], cwd=tmp_path, env=NO_JAVA).stdout)
+    report = json.loads(score_without_java([*args, "--json"], tmp_path).stdout)
     assert report["METEOR"] is None and report["unavailable"]["METEOR"].startswith("no Java")
     assert report["tokenizer"] == "python"
     assert report["Bleu_4"] == pytest.approx(COCO_EVAL_CAP["Bleu_4"], rel=1e-12)
 
 
 def test_help_shows_an_example(tmp_path):
-    assert "Example: vlkit caption score --references" in run_cli(["caption", "score", "--help"], cwd=tmp_path).stdout
+    assert "Example: vlkit caption score --references" in invoke_cli(["caption", "score", "--help"], cwd=tmp_path).stdout
 
 
 VQA_QUESTIONS = {"questions": [{"image_id": 1, "question": "what?", "question_id": 10}]}
@@ -100,6 +111,6 @@ def test_json_keys_are_the_ones_readme_documents(tmp_path):
     row = next(line for line in lines if line.startswith("| `caption score`"))
     documented = set(re.findall(r"`([^`]+)`", row.split(" | ", 1)[1]))
     references, predictions = write_caption_files(tmp_path)
-    report = json.loads(run_cli(["caption", "score", "--references", str(references), "--predictions",
-                                 str(predictions), "--spice", "--json"], cwd=tmp_path, env=NO_JAVA).stdout)
+    report = json.loads(score_without_java(["caption", "score", "--references", str(references), "--predictions",
+                                            str(predictions), "--spice", "--json"], tmp_path).stdout)
     assert set(report) == documented

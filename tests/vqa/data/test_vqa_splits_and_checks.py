@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import run_cli
+from conftest import invoke_cli
 from vlkit.core.errors import VlkitError
 from vlkit.synth.vqa_official_files import SynthQuestion, write_vqa_part
 from vlkit.vqa.data.splits import load_split
@@ -58,7 +58,7 @@ def test_official_file_names_and_combined_splits(vqa_root):
 def test_check_report_by_hand(vqa_root):
     args = ["vqa", "check", "--root", str(vqa_root), "--train", "train", "--eval", "val", "--answers",
             "pytorch-vqa", "--json"]
-    report = json.loads(run_cli(args, cwd=vqa_root).stdout)
+    report = json.loads(invoke_cli(args, cwd=vqa_root).stdout)
     assert report["train"]["questions"] == 6 and report["train"]["images"] == 3
     assert report["eval"]["images_also_in_train"] == 1  # image 3
     assert any("both train and val" in w for w in report["warnings"])
@@ -69,7 +69,7 @@ def test_check_report_by_hand(vqa_root):
     # yes on q11 (3 of 10 said yes) = 0.9, red on q12 = 0, 2 on q13 (two/2 normalised) = 1, yes on q14 = 0
     assert baseline["overall"] == 47.5
     assert baseline["perAnswerType"] == {"yes/no": 45.0, "other": 0.0, "number": 100.0}
-    text = run_cli(args[:-1], cwd=vqa_root).stdout
+    text = invoke_cli(args[:-1], cwd=vqa_root).stdout
     assert "majority-answer baseline on eval: 47.50" in text
 
 
@@ -77,16 +77,16 @@ def test_check_results_against_test_dev(vqa_root):
     results = vqa_root / "results.json"
     results.write_text(json.dumps([{"question_id": 31, "answer": "yes"}, {"question_id": 32, "answer": "cat"}]))
     args = ["vqa", "check", "--root", str(vqa_root), "--eval", "test-dev", "--results", str(results), "--json"]
-    assert json.loads(run_cli(args, cwd=vqa_root).stdout)["results"]["matches_eval_split"]
+    assert json.loads(invoke_cli(args, cwd=vqa_root).stdout)["results"]["matches_eval_split"]
     results.write_text(json.dumps([{"question_id": 11, "answer": "yes"}]))
-    wrong = run_cli(args, cwd=vqa_root, check=False)
+    wrong = invoke_cli(args, cwd=vqa_root, check=False)
     assert wrong.returncode == 2 and "another split" in wrong.stderr
 
 
 def test_check_rejects_captions_given_as_annotations(vqa_root):
     (vqa_root / "v2_mscoco_train2014_annotations.json").write_text(json.dumps(
         {"info": {}, "images": [], "annotations": [{"image_id": 1, "id": 1, "caption": "A man riding a horse."}]}))
-    result = run_cli(["vqa", "check", "--root", str(vqa_root)], cwd=vqa_root, check=False)
+    result = invoke_cli(["vqa", "check", "--root", str(vqa_root)], cwd=vqa_root, check=False)
     assert result.returncode == 2 and "COCO captions file" in result.stderr
 
 
@@ -100,7 +100,7 @@ def test_check_reports_images_without_features(vqa_root):
     writer.write([1, 2, 3, 4], np.ones((4, 2, 3), np.float32), [2, 2, 2, 2])
     writer.finish()
     args = ["vqa", "check", "--root", str(vqa_root), "--features", str(vqa_root / "store"), "--json"]
-    report = json.loads(run_cli(args, cwd=vqa_root).stdout)
+    report = json.loads(invoke_cli(args, cwd=vqa_root).stdout)
     assert report["train"]["images_without_features"] == 0
     assert report["eval"]["images_without_features"] == 1  # image 5
     assert any("have no features" in w and "[5]" in w for w in report["warnings"])

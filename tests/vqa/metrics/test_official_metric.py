@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import run_cli
+from conftest import invoke_cli
 from vlkit.vqa.metrics.official import HumanAnswers, accuracy_report, batch_accuracy, question_accuracy
 
 
@@ -93,10 +93,10 @@ def test_score_command_on_official_format_files(tmp_path):
     results.write_text(json.dumps([{"question_id": 3, "answer": "red"}, {"question_id": 1, "answer": "yes"},
                                    {"question_id": 2, "answer": "two"}]))
     args = ["vqa", "score", "--questions", str(q), "--annotations", str(a), "--results", str(results), "--json"]
-    current = json.loads(run_cli(args, cwd=tmp_path).stdout)
+    current = json.loads(invoke_cli(args, cwd=tmp_path).stdout)
     assert current == {"overall": 86.67, "perAnswerType": {"other": 60.0, "yes/no": 100.0, "number": 100.0},
                        "perQuestionType": {"what color": 60.0, "is the": 100.0, "how many": 100.0}}
-    legacy = json.loads(run_cli([*args, "--legacy"], cwd=tmp_path).stdout)
+    legacy = json.loads(invoke_cli([*args, "--legacy"], cwd=tmp_path).stdout)
     assert legacy["overall"] == 83.33 and legacy["perAnswerType"]["number"] == 90.0
 
 
@@ -105,8 +105,8 @@ def test_score_command_rejects_wrong_files(tmp_path):
     results = tmp_path / "results.json"
 
     def score(questions=q, annotations=a):
-        return run_cli(["vqa", "score", "--questions", str(questions), "--annotations", str(annotations),
-                        "--results", str(results)], cwd=tmp_path, check=False)
+        return invoke_cli(["vqa", "score", "--questions", str(questions), "--annotations", str(annotations),
+                           "--results", str(results)], cwd=tmp_path, check=False)
 
     results.write_text(json.dumps([{"question_id": 1, "answer": "yes"}]))
     missing = score()

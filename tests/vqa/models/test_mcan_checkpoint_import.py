@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from color_questions import make_data
-from conftest import REPO, build_vqa_model, run_cli
+from conftest import REPO, build_vqa_model, invoke_cli
 from reference_forward import mcan_vqa_logits
 from vlkit.core.predictor import load_run
 from vlkit.synth.vqa_official_files import SynthQuestion, write_vqa_part
@@ -43,10 +43,10 @@ def test_import_then_evaluate_gives_the_reference_models_answers(tmp_path):
 
     out = tmp_path / "runs" / "vqa" / "imported"
     overrides = [f"data.root={tmp_path}", f"data.features={tmp_path}/store", *[f"model.{k}={v}" for k, v in TINY.items()]]
-    run_cli(["vqa", "import", str(tmp_path / "epoch13.pkl"), "--from", "mcan-vqa", "--config",
-             "configs/vqa/mcan_small_vqa2.yaml", "--answers", str(tmp_path / "answer_dict.json"), "--out", str(out),
-             *overrides], cwd=REPO)
-    report = json.loads(run_cli(["vqa", "evaluate", str(out), "--split", "val", "--json"], cwd=tmp_path).stdout)
+    invoke_cli(["vqa", "import", str(tmp_path / "epoch13.pkl"), "--from", "mcan-vqa", "--config",
+                "configs/vqa/mcan_small_vqa2.yaml", "--answers", str(tmp_path / "answer_dict.json"), "--out", str(out),
+                *overrides], cwd=REPO)
+    report = json.loads(invoke_cli(["vqa", "evaluate", str(out), "--split", "val", "--json"], cwd=tmp_path).stdout)
     predictions = json.loads((out / "predictions_val.json").read_text())
     assert report["num_questions"] == len(parts["val"]) == len(predictions)
 
@@ -79,11 +79,11 @@ def test_import_then_evaluate_gives_the_reference_models_answers(tmp_path):
                                 "lengths": torch.tensor([tokens.shape[1]])})["logits"]
         assert row["answer"] == answers[int(logits.argmax())]
 
-    again = run_cli(["vqa", "import", str(tmp_path / "epoch13.pkl"), "--from", "mcan-vqa", "--config",
-                     "configs/vqa/mcan_small_vqa2.yaml", "--answers", str(tmp_path / "answer_dict.json"), "--out",
-                     str(out), *overrides], cwd=REPO, check=False)
+    again = invoke_cli(["vqa", "import", str(tmp_path / "epoch13.pkl"), "--from", "mcan-vqa", "--config",
+                        "configs/vqa/mcan_small_vqa2.yaml", "--answers", str(tmp_path / "answer_dict.json"), "--out",
+                        str(out), *overrides], cwd=REPO, check=False)
     assert again.returncode == 2 and "never overwritten" in again.stderr
-    wrong = run_cli(["vqa", "import", str(tmp_path / "epoch13.pkl"), "--from", "mcan-vqa", "--config",
-                     "configs/vqa/mcan_small_vqa2.yaml", "--answers", str(tmp_path / "answer_dict.json"), "--out",
-                     str(tmp_path / "other"), *overrides, "model.hidden_size=32"], cwd=REPO, check=False)
+    wrong = invoke_cli(["vqa", "import", str(tmp_path / "epoch13.pkl"), "--from", "mcan-vqa", "--config",
+                        "configs/vqa/mcan_small_vqa2.yaml", "--answers", str(tmp_path / "answer_dict.json"), "--out",
+                        str(tmp_path / "other"), *overrides, "model.hidden_size=32"], cwd=REPO, check=False)
     assert wrong.returncode == 2 and "does not fit mcan_small" in wrong.stderr

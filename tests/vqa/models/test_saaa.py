@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from color_questions import make_data
-from conftest import REPO, build_vqa_model, run_cli, vqa_config, vqa_module
+from conftest import REPO, build_vqa_model, invoke_cli, vqa_config, vqa_module
 from reference_forward import pytorch_vqa_logits
 from vlkit.core.predictor import load_run
 from vlkit.text.tokenizers import pytorch_vqa_tokenize
@@ -113,9 +113,9 @@ def test_import_a_pytorch_vqa_checkpoint(tmp_path):
                           "answer": {a: i for i, a in enumerate(answers)}}}, tmp_path / "tiny.pth")
     out = tmp_path / "runs" / "vqa" / "saaa-imported"
     overrides = [f"data.root={tmp_path}", f"data.features={tmp_path}/store", *[f"model.{k}={v}" for k, v in TINY.items()]]
-    run_cli(["vqa", "import", str(tmp_path / "tiny.pth"), "--from", "pytorch-vqa", "--config",
-             "configs/vqa/saaa_vqa2.yaml", "--out", str(out), *overrides], cwd=REPO)
-    run_cli(["vqa", "evaluate", str(out), "--split", "val", "--json"], cwd=tmp_path)
+    invoke_cli(["vqa", "import", str(tmp_path / "tiny.pth"), "--from", "pytorch-vqa", "--config",
+                "configs/vqa/saaa_vqa2.yaml", "--out", str(out), *overrides], cwd=REPO)
+    invoke_cli(["vqa", "evaluate", str(out), "--split", "val", "--json"], cwd=tmp_path)
 
     # pytorch-vqa's own forward, written out from its checkpoint (0 = an unknown word there), on a 3 x 3
     # grid: vlkit's imported run, with its re-laid-out vocabulary, must give the same logits.
