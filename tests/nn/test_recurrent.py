@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from vlkit.core.errors import VlkitError
-from vlkit.nn.recurrent import run_lstm
+from vlkit.nn.recurrent import bidirectional_last_states, run_lstm
 
 
 def test_each_question_reads_as_if_alone_and_padding_never_reaches_the_lstm():
@@ -57,3 +57,18 @@ def test_dropout_between_layers_applies_in_training_only():
     lstm.train()
     trained, _ = run_lstm(lstm, embedded, lengths)
     assert not torch.allclose(trained[0], alone[0])
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_bidirectional_last_states_equal_the_fused_lstms_and_so_do_their_gradients(bias):
+    torch.manual_seed(0)
+    lstm = nn.LSTM(6, 5, batch_first=True, bidirectional=True, bias=bias)
+    inputs = torch.randn(4, 7, 6, requires_grad=True)
+    fused_hidden = lstm(inputs)[1][0]
+    fused = torch.cat([fused_hidden[0], fused_hidden[1]], dim=-1)
+    (fused_grad_input, *fused_grad_weights) = torch.autograd.grad(fused.square().sum(), [inputs, *lstm.parameters()])
+    ours = bidirectional_last_states(lstm, inputs)
+    (grad_input, *grad_weights) = torch.autograd.grad(ours.square().sum(), [inputs, *lstm.parameters()])
+    assert torch.allclose(ours, fused, atol=1e-6)
+    assert torch.allclose(grad_input, fused_grad_input, atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(grad_weights, fused_grad_weights))

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from vlkit.caption.checkpoint_import import read_tutorial_checkpoint
 from vlkit.caption.data.word_map import WordMap
 from vlkit.caption.run_files import CaptionVocabularies
 from vlkit.caption.task import CaptionTask
-from vlkit.core.config import load_config, save_config
+from vlkit.core.config import load_config
 from vlkit.core.errors import VlkitError
-from vlkit.core.runs import write_metadata
+from vlkit.core.imported_runs import check_new_run_dir, write_imported_run
 
 TUTORIAL_IMAGE_SIZE = 256  # the tutorial resizes every image to 256 x 256 (create_input_files)
 
@@ -29,9 +27,7 @@ def import_tutorial_run(checkpoint: Path, word_map_path: Path, out: Path, overri
 
     `overrides` (`key=value`) set what the checkpoint does not record, e.g. data.folder or decoding.beam_size.
     """
-    out = Path(out)
-    if out.exists():
-        raise VlkitError(f"{out} exists: a run directory is never overwritten")
+    check_new_run_dir(out)
     word_map = WordMap.load(word_map_path)
     saved = read_tutorial_checkpoint(checkpoint)
     if saved.vocab_size != len(word_map):
@@ -57,10 +53,5 @@ def import_tutorial_run(checkpoint: Path, word_map_path: Path, out: Path, overri
         module.model.load_state_dict(saved.state_dict, strict=True)
     except RuntimeError as error:  # names or shapes that do not fit
         raise VlkitError(f"{checkpoint} does not fit show_attend_tell with {backbone}: {str(error)[:500]}") from error
-    out.mkdir(parents=True)
-    save_config(config, out / "config.yaml")
-    task.write_run_files(out, CaptionVocabularies(word_map, TUTORIAL_IMAGE_SIZE))
-    torch.save({"state_dict": module.state_dict(), "imported_from": str(checkpoint)}, out / "best.ckpt")
-    write_metadata(out, task.name, "imported", source=str(checkpoint), tutorial_epoch=saved.epoch,
-                   tutorial_bleu4=saved.bleu4)
-    return out
+    return write_imported_run(task, out, config, CaptionVocabularies(word_map, TUTORIAL_IMAGE_SIZE), module, checkpoint,
+                              tutorial_epoch=saved.epoch, tutorial_bleu4=saved.bleu4)

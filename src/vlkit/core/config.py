@@ -65,16 +65,31 @@ SELECTORS = {"data": "dataset", "model": "name"}  # the key of each section that
 
 def load_config(task: "Task", config_file: Optional[str | Path] = None,
                 overrides: Optional[list[str]] = None) -> Config:
-    """The task's defaults, then the YAML file, then `key=value` overrides, resolved into a `Config`.
+    """The task's defaults, then the YAML file (or, without one, the task's embedded recipe), then `key=value`
+    overrides, resolved into a `Config`.
 
     Unknown keys and values of the wrong type raise `VlkitError` naming the key and the valid ones.
     """
     layers = []
+    parsed = parse_overrides(overrides) if overrides else None
     if config_file is not None:
         layers.append((f"config file {config_file}", read_yaml(Path(config_file))))
-    if overrides:
-        layers.append(("command-line overrides", parse_overrides(overrides)))
+    elif task.embedded_recipe:
+        layers.append(("the embedded recipe", embedded_recipe(task, parsed)))
+    if parsed is not None:
+        layers.append(("command-line overrides", parsed))
     return resolve_config(task, layers)
+
+
+def embedded_recipe(task: "Task", overrides: Optional[DictConfig]) -> DictConfig:
+    """The task's embedded recipe, without its data or model section where the overrides name another dataset or
+    model (the recipe's keys belong to its own)."""
+    recipe = OmegaConf.create(task.embedded_recipe)
+    for section, selector in SELECTORS.items():
+        chosen = OmegaConf.select(overrides, f"{section}.{selector}") if overrides is not None else None
+        if chosen is not None and chosen != OmegaConf.select(recipe, f"{section}.{selector}"):
+            recipe.pop(section, None)
+    return recipe
 
 
 def load_run_config(task: "Task", run_dir: Path, overrides: Optional[list[str]] = None) -> Config:

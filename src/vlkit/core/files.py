@@ -1,4 +1,5 @@
-"""Atomic file writes: a kill at any moment leaves either the old file or the new one, never half of one."""
+"""Atomic file writes (a kill at any moment leaves either the old file or the new one, never half of one), and
+reading the JSON manifest of a folder that vlkit wrote."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+from vlkit.core.errors import VlkitError
 
 
 @contextmanager
@@ -35,3 +38,18 @@ def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> N
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """Write `data` as indented JSON through a temporary file and a rename."""
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def read_folder_manifest(directory: str | Path, name: str, what: str, made_by: str) -> dict:
+    """The JSON object in `directory/name`, the manifest of a `what` folder (e.g. "vlkit feature store") that
+    `made_by` writes; a missing, unparsable or non-object manifest is a VlkitError saying so."""
+    path = Path(directory) / name
+    if not path.is_file():
+        raise VlkitError(f"{directory} is not a {what}: {name} is missing ({made_by} makes one)")
+    try:
+        manifest = json.loads(path.read_text())
+    except ValueError as error:
+        raise VlkitError(f"{path} is not valid JSON ({error}): the {what} is damaged") from error
+    if not isinstance(manifest, dict):
+        raise VlkitError(f"{path} is not the manifest of a {what}")
+    return manifest

@@ -70,7 +70,7 @@ def fit(task: Task, config: Config, resume_dir: Optional[Path] = None) -> Option
         warn_about_slow_cpu_bf16(config)
         if config.trainer.compile:
             module.model.compile()  # in place: parameter names, hence checkpoint keys, stay as they are
-        trainer = build_trainer(config.trainer, run_dir, monitor=task.monitor, mode=task.monitor_mode)
+        trainer = build_trainer(config.trainer, run_dir, *task.monitor_of(config))
         with float32_matmul_precision(config.trainer.matmul_precision):
             run_fit(trainer, module, datamodule, checkpoint_path)
         return _finish(task, run_dir, config, datamodule, module, trainer)
@@ -132,7 +132,8 @@ def _write_run_files(task: Task, run_dir: Path, config: Config, datamodule: Task
     else:
         task.write_run_files(run_dir, datamodule.vocabularies)
     extra = {"departures": departures} if departures else {}
-    write_metadata(run_dir, task.name, "running", monitor=task.monitor, monitor_mode=task.monitor_mode, **extra)
+    monitor, mode = task.monitor_of(config)
+    write_metadata(run_dir, task.name, "running", monitor=monitor, monitor_mode=mode, **extra)
 
 
 def _finish(task: Task, run_dir: Path, config: Config, datamodule: TaskDataModule, module: TaskModule,
@@ -147,15 +148,16 @@ def _finish(task: Task, run_dir: Path, config: Config, datamodule: TaskDataModul
         return None
     test_report = report_split(datamodule, datamodule.test_split_name, predicted, run_dir)
     epochs = read_epoch_metrics(run_dir)
-    pick = max if task.monitor_mode == "max" else min
-    missing = float("-inf") if task.monitor_mode == "max" else float("inf")
-    best_epoch = pick(epochs, key=lambda row: row.get(task.monitor, missing))["epoch"] if epochs else None
+    monitor, mode = task.monitor_of(config)
+    pick = max if mode == "max" else min
+    missing = float("-inf") if mode == "max" else float("inf")
+    best_epoch = pick(epochs, key=lambda row: row.get(monitor, missing))["epoch"] if epochs else None
     summary = {
         "run_dir": str(run_dir),
         "model": config.model_entry.name,
         "dataset": config.data_entry.name,
         "best_checkpoint": str(best_path),
-        "monitor": task.monitor,
+        "monitor": monitor,
         "best_val_metric": float(trainer.checkpoint_callback.best_model_score),
         "best_epoch": best_epoch,
         "epochs_trained": len(epochs),

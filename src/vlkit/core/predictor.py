@@ -32,7 +32,11 @@ class TrainedRun:
 def load_weights(module: TaskModule, checkpoint: Path) -> None:
     """Load the module weights of a Lightning checkpoint (or an imported one holding `state_dict`)."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    module.load_state_dict(state["state_dict"])
+    try:
+        module.load_state_dict(state["state_dict"])
+    except RuntimeError as error:  # names or shapes that differ from the model its config builds
+        raise VlkitError(f"{checkpoint} does not fit the model its run's config.yaml builds (was it saved by another "
+                         f"vlkit version, or its config edited?): {str(error).splitlines()[1].strip()}") from error
 
 
 def load_run(task: Task, run_dir: Path, checkpoint: str = "best", device: str = "cpu",

@@ -70,6 +70,12 @@ class Task(ABC):
     run_files: ClassVar[tuple[str, ...]]  # files `write_run_files` writes into a run directory
     predictor_class: ClassVar[type["Predictor"]]
     evaluation_sections: ClassVar[tuple[str, ...]] = ("data",)  # sections `evaluate` may override (key=value)
+    embedded_recipe: ClassVar[dict] = {}  # config sections `train` uses when no --config is given
+
+    def monitor_of(self, config: Config) -> tuple[str, str]:
+        """The validation metric (and "max" or "min") that picks best.ckpt and stops early for this config; a task
+        whose recipes train other objectives (video QA's reconstruction stage) names theirs. Default: `monitor`."""
+        return self.monitor, self.monitor_mode
 
     def validate_config(self, config: Config) -> None:
         """Checks across sections, made before any work starts (a model that reads what the data lacks)."""

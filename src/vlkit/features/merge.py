@@ -12,6 +12,7 @@ from vlkit.core.errors import VlkitError
 from vlkit.features.store import FeatureStore, StoreWriter, skipped_ids
 
 SAME_ACROSS_SHARDS = ("kind", "k_max", "dim", "model", "weights_sha256", "random_weights", "grid", "preprocessing")
+VIDEO_SETTINGS = ("clip_shape", "feature", "frames_per_clip", "sampling")  # also the same, in stores of video clips
 
 
 def merge_stores(shards: list[Path], out: Path, chunk: int = 1024) -> dict:
@@ -21,7 +22,7 @@ def merge_stores(shards: list[Path], out: Path, chunk: int = 1024) -> dict:
     stores = [FeatureStore(path) for path in shards]
     first = stores[0].manifest
     for store in stores:
-        differing = [k for k in SAME_ACROSS_SHARDS if store.manifest.get(k) != first.get(k)]
+        differing = [k for k in SAME_ACROSS_SHARDS + VIDEO_SETTINGS if store.manifest.get(k) != first.get(k)]
         if differing:
             raise VlkitError(f"{store.directory} differs from {stores[0].directory} in {differing}")
         if not store.manifest.get("complete"):
@@ -30,6 +31,7 @@ def merge_stores(shards: list[Path], out: Path, chunk: int = 1024) -> dict:
     if len(np.unique(all_ids)) != len(all_ids):
         raise VlkitError("the shards share image ids: were they extracted with the same --shard?")
     manifest = {k: first.get(k) for k in SAME_ACROSS_SHARDS if k not in ("kind", "k_max", "dim")}
+    manifest.update({k: first[k] for k in VIDEO_SETTINGS if k in first})
     manifest["source"] = sorted({store.manifest.get("source") for store in stores})
     manifest["merged_from"] = [str(p) for p in shards]
     writer = StoreWriter(out, all_ids.tolist(), first["k_max"], first["dim"], first["kind"], manifest)

@@ -1,7 +1,7 @@
 """Memory-mapped feature store: one directory per (dataset, feature kind), read row by row.
 
 Layout of a store directory:
-    manifest.json    kind (grid | regions | pooled), source, model, weights hash, preprocessing,
+    manifest.json    kind (grid | regions | pooled | clips), source, model, weights hash, preprocessing,
                      dtype, created, count, k_max, dim, grid shape, complete, skipped_ids, failed_ids
     ids.npy          (N,) int64, sorted: image id -> row by searchsorted
     features.npy     (N, K_max, D) float16, contiguous
@@ -10,6 +10,9 @@ Layout of a store directory:
     boxes.npy        (N, K_max, 4) float32, x1 y1 x2 y2 in pixels      (regions only)
     image_size.npy   (N, 2) int32, height and width                    (regions only)
 
+A `clips` store holds video features: row = video id, K_max = clips x frames per clip (the manifest's
+`clip_shape` [C, F]; F = 1 for one vector per clip, e.g. motion), so a row reshapes to (C, F, D).
+
 Readers open the arrays with `np.load(mmap_mode="r")` lazily, on first access, in the process that
 reads; pickling a store (DataLoader workers) sends only its path. Writers resume: rows already
 done are skipped, so a killed extraction continues where it stopped.
@@ -17,7 +20,6 @@ done are skipped, so a killed extraction continues where it stopped.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +28,9 @@ from typing import Optional, Sequence
 import numpy as np
 
 from vlkit.core.errors import VlkitError
-from vlkit.core.files import write_json_atomic
+from vlkit.core.files import read_folder_manifest, write_json_atomic
 
-KINDS = ("grid", "regions", "pooled")
+KINDS = ("grid", "regions", "pooled", "clips")
 MANIFEST = "manifest.json"
 ARRAYS = ("features", "num_boxes", "done")
 REGION_ARRAYS = ("boxes", "image_size")
@@ -48,13 +50,9 @@ def finish_writing(writer: "StoreWriter", bad: list[tuple[int, str]], skip_bad: 
 def read_manifest(directory: str | Path) -> dict:
     """The manifest of a store, after checking that the store's arrays are all there."""
     path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise VlkitError(f"{directory} is not a vlkit feature store: {MANIFEST} is missing")
-    try:
-        manifest = json.loads(path.read_text())
-    except ValueError as error:
-        raise VlkitError(f"{path} is not valid JSON ({error}): the store is damaged") from error
-    if not isinstance(manifest, dict) or manifest.get("kind") not in KINDS:
+    manifest = read_folder_manifest(directory, MANIFEST, "vlkit feature store",
+                                    "vlkit features extract, import or vlkit videoqa prepare")
+    if manifest.get("kind") not in KINDS:
         raise VlkitError(f"{path} is not a vlkit feature store manifest (no kind among {', '.join(KINDS)})")
     names = ["ids", *ARRAYS, *(REGION_ARRAYS if manifest["kind"] == "regions" else ())]
     missing = [f"{name}.npy" for name in names if not (Path(directory) / f"{name}.npy").is_file()]

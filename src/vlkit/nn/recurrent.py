@@ -1,4 +1,4 @@
-"""Run an LSTM over padded questions so that padding never reaches it."""
+"""Run an LSTM over padded questions so that padding never reaches it; a BiLSTM's last states over full sequences."""
 
 from __future__ import annotations
 
@@ -65,6 +65,37 @@ def _lstm_layer(lstm: nn.LSTM, layer: int, inputs: torch.Tensor, running: list[i
         hidden = torch.cat([new_hidden, hidden[rows:]])
         cell = torch.cat([new_cell, cell[rows:]])
     return torch.stack(outputs, dim=1), hidden, cell
+
+
+def bidirectional_last_states(lstm: nn.LSTM, inputs: torch.Tensor) -> torch.Tensor:
+    """inputs (N, T, D), every step real -> the last hidden states of a one-layer BiLSTM's two directions (N, 2H),
+    forward then backward: what `lstm(inputs)[1][0]` holds, computed from the LSTM's own weights.
+
+    On the CPU, the input projections of both directions are one matmul over all steps and the recurrences
+    run as matmuls, so the backward pass computes only what is needed: PyTorch's fused CPU LSTM always
+    computes the gradient of its input, even when nothing needs it (DualVGR's frame features), and takes
+    about 1.4x longer over its step (docs/BENCHMARKS.md). Elsewhere the fused LSTM (cuDNN) runs."""
+    if not lstm.bidirectional or lstm.num_layers != 1 or lstm.proj_size or not lstm.batch_first:
+        raise ValueError("bidirectional_last_states reads one-layer, batch-first BiLSTMs without projections")
+    if inputs.device.type != "cpu":
+        hidden = lstm(inputs)[1][0]  # (2, N, H)
+        return torch.cat([hidden[0], hidden[1]], dim=-1)
+    weight_ih = torch.cat([lstm.weight_ih_l0, lstm.weight_ih_l0_reverse])  # (8H, D)
+    bias = (torch.cat([lstm.bias_ih_l0 + lstm.bias_hh_l0, lstm.bias_ih_l0_reverse + lstm.bias_hh_l0_reverse])
+            if lstm.bias else None)
+    forward_gates, backward_gates = F.linear(inputs, weight_ih, bias).chunk(2, dim=2)  # (N, T, 4H) each
+    states = []
+    for gates, weight_hh, steps in ((forward_gates, lstm.weight_hh_l0, range(inputs.shape[1])),
+                                    (backward_gates, lstm.weight_hh_l0_reverse, reversed(range(inputs.shape[1])))):
+        per_step = gates.unbind(1)
+        hidden = cell = inputs.new_zeros(inputs.shape[0], weight_hh.shape[1])
+        for step in steps:
+            input_gate, forget_gate, candidate, output_gate = torch.addmm(per_step[step], hidden,
+                                                                          weight_hh.t()).chunk(4, dim=1)
+            cell = torch.sigmoid(forget_gate) * cell + torch.sigmoid(input_gate) * torch.tanh(candidate)
+            hidden = torch.sigmoid(output_gate) * torch.tanh(cell)
+        states.append(hidden)
+    return torch.cat(states, dim=-1)
 
 
 class QuestionLSTM(nn.Module):

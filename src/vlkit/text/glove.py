@@ -36,6 +36,7 @@ from vlkit.text.vocabulary import Vocabulary
 
 
 GLOVE_ROWS = ("mcan", "vlkit")
+GLOVE_REQUIRED, GLOVE_NONE = "required", "none"  # recipe values of model.glove besides a file path
 MCAN_PAD, MCAN_UNK = "PAD", "UNK"  # the strings whose vectors mcan-vqa gives its PAD and UNK rows
 
 
@@ -147,3 +148,22 @@ def initialise_embedding(model: nn.Module, vocab: Vocabulary, glove_file: str | 
     with torch.no_grad():
         embeddings[0].weight.copy_(torch.from_numpy(matrix))
     return missing
+
+
+def glove_file(model_options: object) -> Optional[str]:
+    """The GloVe text file a model section's `glove` names, None when there is none (or the recipe's markers)."""
+    glove = getattr(model_options, "glove", None)
+    return None if glove in (None, GLOVE_REQUIRED, GLOVE_NONE) else glove
+
+
+def glove_departures(model_options: object, model_name: str) -> list[str]:
+    """A recipe whose reference starts from GloVe says `model.glove: required`: training needs the file (an error
+    says so), or `model.glove=none`, which is returned as the run's departure from its reference."""
+    glove = getattr(model_options, "glove", None)
+    if glove == GLOVE_REQUIRED:
+        raise VlkitError(f"this recipe starts the word embeddings from GloVe, as {model_name}'s reference does: pass "
+                         "model.glove=PATH/glove.840B.300d.txt (or model.glove=none to train without it; the run "
+                         "records that departure)")
+    if glove == GLOVE_NONE:
+        return ["model.glove=none: the word embeddings start random, not from GloVe as the reference's do"]
+    return []

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from vlkit.core.config import Config, save_config
+from vlkit.core.config import Config
 from vlkit.core.errors import VlkitError
-from vlkit.core.runs import write_metadata
+from vlkit.core.imported_runs import check_new_run_dir, write_imported_run
 from vlkit.text.vocabulary import Vocabulary
 from vlkit.vqa.data.answer_lists import read_answer_dict
 from vlkit.vqa.data.question_vocabularies import MCAN_VOCAB_SPLITS, question_texts, question_vocabulary
@@ -55,19 +55,13 @@ def _write_run(out: Path, config: Config, vocabularies: VQAVocabularies, state: 
     if result.missing_keys or result.unexpected_keys:
         raise VlkitError(f"{checkpoint} does not fit {name}: missing {result.missing_keys[:5]}, "
                          f"unexpected {result.unexpected_keys[:5]}")
-    out.mkdir(parents=True)
-    save_config(config, out / "config.yaml")
-    task.write_run_files(out, vocabularies)
-    torch.save({"state_dict": module.state_dict(), "imported_from": str(checkpoint)}, out / "best.ckpt")
-    write_metadata(out, task.name, "imported", source=str(checkpoint))
-    return out
+    return write_imported_run(task, out, config, vocabularies, module, checkpoint)
 
 
 def _check_target(config: Config, out: Path, prefix: str) -> None:
     if not config.model_entry.name.startswith(prefix):
         raise VlkitError(f"this checkpoint needs a {prefix} config, got model {config.model_entry.name!r}")
-    if out.exists():
-        raise VlkitError(f"{out} exists: a run directory is never overwritten")
+    check_new_run_dir(out)
 
 
 def import_mcan(checkpoint: Path, config: Config, answer_dict: Path, out: Path) -> Path:

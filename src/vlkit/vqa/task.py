@@ -11,7 +11,6 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
@@ -20,7 +19,7 @@ from vlkit.core.config import Config
 from vlkit.core.errors import InvalidValue, VlkitError
 from vlkit.core.task import Task
 from vlkit.core.validation import check_fraction, check_positive_int, check_positive_ints
-from vlkit.text.glove import initialise_embedding
+from vlkit.text.glove import glove_departures, glove_file, initialise_embedding
 from vlkit.vision.end_to_end import EndToEndFeatures, check_cnn_width
 from vlkit.vqa.data import easyvqa_module, features_module  # noqa: F401  (registers both datasets)
 from vlkit.vqa.data.registry import DATASETS
@@ -49,15 +48,6 @@ class ImageEncoderConfig:
 
     def __post_init__(self) -> None:
         check_positive_ints(self, "cnn_channels")
-
-
-GLOVE_REQUIRED, GLOVE_NONE = "required", "none"  # recipe values of model.glove
-
-
-def glove_file(config: Config) -> Optional[str]:
-    """The GloVe text file the model's word embeddings start from, None when there is none."""
-    glove = getattr(config.model, "glove", None)
-    return None if glove in (None, GLOVE_REQUIRED, GLOVE_NONE) else glove
 
 
 class VQATask(Task):
@@ -101,14 +91,7 @@ class VQATask(Task):
     def training_departures(self, config: Config) -> list[str]:
         """A recipe whose reference starts from GloVe says `model.glove: required`: training needs the file, or
         `model.glove=none`, which is recorded as a departure."""
-        glove = getattr(config.model, "glove", None)
-        if glove == GLOVE_REQUIRED:
-            raise VlkitError(f"this recipe starts the word embeddings from GloVe, as {config.model_entry.name}'s "
-                             "reference does: pass model.glove=PATH/glove.840B.300d.txt (or model.glove=none to "
-                             "train without it; the run records that departure)")
-        if glove == GLOVE_NONE:
-            return ["model.glove=none: the word embeddings start random, not from GloVe as the reference's do"]
-        return []
+        return glove_departures(config.model, config.model_entry.name)
 
     def upgrade_saved_config(self, saved: dict) -> dict:
         """Runs of vlkit 0.1 saved one data section holding the keys of every dataset; keep the dataset's own."""
@@ -125,7 +108,7 @@ class VQATask(Task):
         with `model.glove` starts its word embeddings from GloVe."""
         sizes = {"vocab_size": len(vocabularies.questions), "num_answers": len(vocabularies.answers)}
         model: nn.Module = config.model_entry.builder(config.model, **sizes)
-        glove = glove_file(config)
+        glove = glove_file(config.model)
         if glove and fresh:
             missing = initialise_embedding(model, vocabularies.questions, glove, config.model.glove_rows)
             if rank_zero_only.rank == 0:

@@ -28,6 +28,7 @@ import numpy as np
 from vlkit.caption.data.split_data import SplitData
 from vlkit.caption.data.word_map import WordMap
 from vlkit.core.errors import VlkitError
+from vlkit.core.files import read_folder_manifest
 
 FORMAT = "vlkit-caption-prepared"
 VERSION = 1
@@ -59,14 +60,8 @@ class NpyImages:
 def read_prepared_manifest(directory: str | Path) -> dict:
     """The manifest of a vlkit prepared-captions folder."""
     path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise VlkitError(f"{directory} is not a vlkit prepared captions folder: {MANIFEST} is missing "
-                         "(prepare it with prepare_karpathy)")
-    try:
-        manifest = json.loads(path.read_text())
-    except ValueError as error:
-        raise VlkitError(f"{path} is not valid JSON ({error}): the prepared folder is damaged") from error
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    manifest = read_folder_manifest(directory, MANIFEST, "vlkit prepared captions folder", "vlkit caption prepare")
+    if manifest.get("format") != FORMAT:
         raise VlkitError(f"{path} is not a vlkit prepared captions manifest (format {FORMAT!r})")
     return manifest
 
