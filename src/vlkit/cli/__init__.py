@@ -13,13 +13,14 @@ import sys
 
 import typer
 
-from vlkit.cli import caption, features, runs, vqa
+from vlkit.cli import caption, features, runs, videoqa, vqa
 from vlkit.core.errors import Interrupted, VlkitError
 
 app = typer.Typer(help="vlkit: vision-language research toolkit (VQA, captioning, video QA).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.add_typer(vqa.app, name="vqa")
 app.add_typer(caption.app, name="caption")
+app.add_typer(videoqa.app, name="videoqa")
 app.add_typer(features.app, name="features")
 app.add_typer(runs.app, name="runs")
 

@@ -1,0 +1,52 @@
+"""The video QA speed benchmark's baseline computes NJUPT-MCC/DualVGR-VideoQA's DualVGR.
+
+benchmarks/videoqa_training_speed.py times vlkit's DualVGR step against `ReferenceDualVGR`
+(benchmarks/reference_dualvgr_training.py), the repository's modules laid out as it lays them out.
+Here that baseline, given a random state dict with the repository's keys, gives in eval mode the
+logits of the repository's forward pass written out as tensor maths (dualvgr_reference.py), so the
+benchmark compares vlkit with the repository's computation and not with some other model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+from conftest import REPO
+from dualvgr_reference import random_dualvgr_state, reference_logits
+
+spec = importlib.util.spec_from_file_location("reference_dualvgr_training",
+                                              REPO / "benchmarks" / "reference_dualvgr_training.py")
+reference_dualvgr_training = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(reference_dualvgr_training)
+
+VOCAB, ANSWERS, VISION, MODULE, WORD, CLIPS, FRAMES = 13, 7, 12, 16, 10, 5, 3
+
+
+def padded_batch(seed: int) -> dict[str, torch.Tensor]:
+    """Four videos of CLIPS x FRAMES frames; questions of lengths 6, 2, 4, 1, 0-padded to the longest (6), as the
+    benchmark pads its batch."""
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([6, 2, 4, 1])
+    words = torch.randint(1, VOCAB, (4, 6), generator=generator)
+    return {"appearance": torch.randn(4, CLIPS, FRAMES, VISION, generator=generator),
+            "motion": torch.randn(4, CLIPS, VISION, generator=generator),
+            "questions": words * (torch.arange(6)[None, :] < lengths[:, None]),
+            "question_lengths": lengths}
+
+
+@pytest.mark.parametrize("units", [1, 2])
+def test_benchmark_baseline_gives_the_repository_logits_in_eval_mode(units):
+    state = random_dualvgr_state(VOCAB, ANSWERS, VISION, MODULE, WORD, unit_layers=units, seed=units)
+    baseline = reference_dualvgr_training.ReferenceDualVGR(VOCAB, ANSWERS, vision_dim=VISION, module_dim=MODULE,
+                                                           word_dim=WORD, num_of_nodes=CLIPS, unit_layers=units)
+    baseline.load_state_dict(state)
+    batch = padded_batch(seed=units)
+    expected = reference_logits(state, batch["appearance"], batch["motion"], batch["questions"],
+                                batch["question_lengths"])
+    with torch.no_grad():
+        logits, *_ = baseline.eval()(batch["appearance"], batch["motion"], batch["questions"],
+                                     batch["question_lengths"])
+    assert logits.shape == (4, ANSWERS)
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)
