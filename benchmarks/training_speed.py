@@ -30,7 +30,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -39,6 +38,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from timing import timed  # noqa: E402
 from reference_training import (ReferenceMcan, ReferenceSaaa, mcan_training_step,  # noqa: E402
                                 saaa_training_step)
 
@@ -47,11 +47,6 @@ BATCH = {"mcan_small": 64, "saaa": 128}
 ANSWERS = {"mcan_small": 3129, "saaa": 3000}
 Step = Callable[[], None]
 
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU kernels so a wall-clock reading covers them (a no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def question_tokens(batch: int, max_len: int, shortest: int, generator: torch.Generator) -> tuple[torch.Tensor,
@@ -131,14 +126,6 @@ def saaa_steps(device: torch.device, precision: str, compile_model: bool) -> tup
     counts = (targets * 10).to(device)
     return lambda: saaa_training_step(reference, optimizer, grid, batch["tokens"], lengths, counts), vlkit
 
-
-def timed(step: Step, device: torch.device) -> float:
-    """Seconds one call of `step` takes."""
-    synchronize(device)
-    start = time.perf_counter()
-    step()
-    synchronize(device)
-    return time.perf_counter() - start
 
 
 def profile(name: str, steps: dict[str, Step], rows: int) -> None:

@@ -39,7 +39,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -50,6 +49,7 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from timing import timed  # noqa: E402
 from reference_dualvgr_training import (ReferenceDualVGR, reference_loss,  # noqa: E402
                                         reference_training_step)
 
@@ -67,11 +67,6 @@ LOSS_TOLERANCE = 1e-4
 IMPLEMENTATIONS = ("reference", "vlkit")
 Step = Callable[[], float]
 
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU kernels so a wall-clock reading covers them (a no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def resident_mib(field: str = "VmRSS") -> float:
@@ -171,14 +166,6 @@ def eval_losses(models: dict[str, nn.Module], module: nn.Module, batch: dict[str
         torch.set_default_dtype(previous)
     return losses
 
-
-def timed(step: Step, device: torch.device) -> float:
-    """Seconds one call of `step` takes."""
-    synchronize(device)
-    start = time.perf_counter()
-    step()
-    synchronize(device)
-    return time.perf_counter() - start
 
 
 def interleaved(steps: dict[str, Step], device: torch.device, count: int) -> dict[str, list[float]]:

@@ -36,6 +36,9 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from timing import synchronize  # noqa: E402
 SHAPES = {  # model -> (rows K, feature dim D)
     "bow": (1, 2048), "concat_mean": (1, 512), "lstm_qatt": (1, 512), "lstm_spatial": (49, 512),
     "qguided_att": (49, 512), "saaa": (196, 2048), "mcan_small": (100, 2048), "mcan_large": (100, 2048),
@@ -63,11 +66,6 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, size: int, repeats: in
         times.append(time.perf_counter() - start)
     return 2 * size ** 3 / statistics.median(times[1:])
 
-
-def synchronize(device: torch.device) -> None:
-    """Wait for the GPU's queued kernels, so that a wall-clock reading covers them (a no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def make_batch(name: str, batch_size: int, max_len: int, device: torch.device) -> dict[str, torch.Tensor]:

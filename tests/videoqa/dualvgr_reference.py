@@ -275,3 +275,14 @@ def random_dualvgr_state(vocab_size: int, num_answers: int, vision_dim: int = 12
             scale = 0.3 if "weight" in key else 0.1
             state[key] = torch.randn(shape, generator=generator) * scale
     return state
+
+
+def padded_clip_batch(seed: int, vocab_size: int, clips: int, frames: int, vision_dim: int) -> dict[str, Tensor]:
+    """Four videos of clips x frames random features; questions of lengths 6, 2, 4, 1, 0-padded to the longest (6)."""
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([6, 2, 4, 1])
+    words = torch.randint(1, vocab_size, (4, 6), generator=generator)
+    return {"appearance": torch.randn(4, clips, frames, vision_dim, generator=generator),
+            "motion": torch.randn(4, clips, vision_dim, generator=generator),
+            "questions": words * (torch.arange(6)[None, :] < lengths[:, None]),
+            "question_lengths": lengths}

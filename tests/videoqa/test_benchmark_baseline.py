@@ -14,7 +14,7 @@ import importlib.util
 import pytest
 import torch
 from conftest import REPO
-from dualvgr_reference import random_dualvgr_state, reference_logits
+from dualvgr_reference import padded_clip_batch, random_dualvgr_state, reference_logits
 
 spec = importlib.util.spec_from_file_location("reference_dualvgr_training",
                                               REPO / "benchmarks" / "reference_dualvgr_training.py")
@@ -24,17 +24,6 @@ spec.loader.exec_module(reference_dualvgr_training)
 VOCAB, ANSWERS, VISION, MODULE, WORD, CLIPS, FRAMES = 13, 7, 12, 16, 10, 5, 3
 
 
-def padded_batch(seed: int) -> dict[str, torch.Tensor]:
-    """Four videos of CLIPS x FRAMES frames; questions of lengths 6, 2, 4, 1, 0-padded to the longest (6), as the
-    benchmark pads its batch."""
-    generator = torch.Generator().manual_seed(seed)
-    lengths = torch.tensor([6, 2, 4, 1])
-    words = torch.randint(1, VOCAB, (4, 6), generator=generator)
-    return {"appearance": torch.randn(4, CLIPS, FRAMES, VISION, generator=generator),
-            "motion": torch.randn(4, CLIPS, VISION, generator=generator),
-            "questions": words * (torch.arange(6)[None, :] < lengths[:, None]),
-            "question_lengths": lengths}
-
 
 @pytest.mark.parametrize("units", [1, 2])
 def test_benchmark_baseline_gives_the_repository_logits_in_eval_mode(units):
@@ -42,7 +31,7 @@ def test_benchmark_baseline_gives_the_repository_logits_in_eval_mode(units):
     baseline = reference_dualvgr_training.ReferenceDualVGR(VOCAB, ANSWERS, vision_dim=VISION, module_dim=MODULE,
                                                            word_dim=WORD, num_of_nodes=CLIPS, unit_layers=units)
     baseline.load_state_dict(state)
-    batch = padded_batch(seed=units)
+    batch = padded_clip_batch(units, VOCAB, CLIPS, FRAMES, VISION)
     expected = reference_logits(state, batch["appearance"], batch["motion"], batch["questions"],
                                 batch["question_lengths"])
     with torch.no_grad():

@@ -11,7 +11,7 @@ import json
 
 import pytest
 import torch
-from dualvgr_reference import dualvgr_shapes, random_dualvgr_state, reference_logits
+from dualvgr_reference import dualvgr_shapes, padded_clip_batch, random_dualvgr_state, reference_logits
 
 from vlkit.core.errors import VlkitError
 from vlkit.videoqa.checkpoint_import import (check_vocab_fits, dualvgr_num_clips, dualvgr_options_from,
@@ -23,16 +23,6 @@ VOCAB, ANSWERS, VISION, MODULE, WORD, CLIPS, FRAMES = 13, 7, 12, 16, 10, 5, 3
 MODEL_KWARGS = {"vision_dim": VISION, "module_dim": MODULE, "word_dim": WORD, "num_of_nodes": CLIPS,
                 "graph_module": "GAT", "graph_layers": 1}
 
-
-def clip_batch(seed: int = 1) -> dict[str, torch.Tensor]:
-    """Four videos of CLIPS x FRAMES frames; questions of lengths 6, 2, 4, 1 padded with 0 to 6."""
-    generator = torch.Generator().manual_seed(seed)
-    lengths = torch.tensor([6, 2, 4, 1])
-    words = torch.randint(1, VOCAB, (4, 6), generator=generator)
-    return {"appearance": torch.randn(4, CLIPS, FRAMES, VISION, generator=generator),
-            "motion": torch.randn(4, CLIPS, VISION, generator=generator),
-            "questions": words * (torch.arange(6)[None, :] < lengths[:, None]),
-            "question_lengths": lengths}
 
 
 def repository_checkpoint(state: dict[str, torch.Tensor], data_parallel: bool) -> dict:
@@ -64,7 +54,7 @@ def vlkit_logits(options: dict, state: dict[str, torch.Tensor], batch: dict[str,
 @pytest.mark.parametrize("units", [1, 2])
 def test_vlkit_dualvgr_gives_the_repository_logits_on_padded_questions(units):
     state = random_dualvgr_state(VOCAB, ANSWERS, VISION, MODULE, WORD, unit_layers=units, seed=units)
-    batch = clip_batch()
+    batch = padded_clip_batch(1, VOCAB, CLIPS, FRAMES, VISION)
     options = {"appearance_dim": VISION, "motion_dim": VISION, "module_dim": MODULE, "word_dim": WORD,
                "units": units}
     expected = reference_logits(state, batch["appearance"], batch["motion"], batch["questions"],
@@ -89,7 +79,7 @@ def test_an_imported_checkpoint_gives_the_repository_logits_through_the_inferred
     torch.save(repository_checkpoint(state, data_parallel=True), path)
     read_state, model_kwargs = read_dualvgr_checkpoint(path)
     options = dualvgr_options_from(model_kwargs, read_state)
-    batch = clip_batch(seed=5)
+    batch = padded_clip_batch(5, VOCAB, CLIPS, FRAMES, VISION)
     expected = reference_logits(state, batch["appearance"], batch["motion"], batch["questions"],
                                 batch["question_lengths"])
     assert torch.allclose(vlkit_logits(options, read_state, batch), expected, atol=1e-5, rtol=0)
