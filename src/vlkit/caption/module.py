@@ -26,6 +26,12 @@ MONITOR = "val/score"
 LOGGED_METRICS = ("Bleu_1", "Bleu_4", "ROUGE_L", "CIDEr", "METEOR", "tutorial_bleu4")
 
 
+def visual_inputs(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """What the model encodes: the batch's stored grid features (B, P, D) when it has them (`data.features`), else
+    its uint8 images (B, 3, S, S)."""
+    return batch["features"] if "features" in batch else batch["images"]
+
+
 def caption_targets(captions: torch.Tensor, lengths: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The words each of `steps` decoding steps predicts: captions (B, T), lengths (B,) -> targets (B, steps) and
     valid (B, steps) bool, True for the lengths - 1 steps up to and including `<end>`."""
@@ -50,7 +56,7 @@ class CaptionModule(TaskModule):
         self.alpha_c: float = getattr(config.model, "alpha_c", 0.0)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return self.model(batch["images"], batch["captions"], batch["lengths"])
+        return self.model(visual_inputs(batch), batch["captions"], batch["lengths"])
 
     def loss(self, batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]) -> torch.Tensor:
         logits = outputs["logits"].float()  # (B, L, V)
@@ -65,12 +71,13 @@ class CaptionModule(TaskModule):
 
     def predict(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Beam-search captions (B, max_length): word indices without `<start>`/`<end>`, then 0 (`<pad>`)."""
-        decoded = self.decode(batch["images"])
+        decoded = self.decode(visual_inputs(batch))
         width = self.decoding.max_length
         return F.pad(decoded.tokens, (0, width - decoded.tokens.shape[1]))
 
     def decode(self, images: torch.Tensor, beam_size: int | None = None):
-        """Beam search (`decoding` section; `beam_size` overrides its width) over uint8 images (B, 3, S, S)."""
+        """Beam search (`decoding` section; `beam_size` overrides its width) over uint8 images (B, 3, S, S) or their
+        stored features (B, P, D)."""
         return beam_search(self.model, self.model.encode(images), self.start_index, self.end_index,
                            beam_size or self.decoding.beam_size, self.decoding.max_length,
                            self.decoding.length_normalization)

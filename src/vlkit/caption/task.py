@@ -3,7 +3,9 @@
 Config: `data` (prepared or synthetic_shapes, see `vlkit.caption.data`), `model` (a registered
 captioning model), and the fixed sections `encoder` (the CNN in front of every model:
 `vlkit.caption.models.encoders.EncoderConfig`) and `decoding` (the beam search that validation,
-evaluation and prediction use). A run keeps `word_map.json` and `images.json`.
+evaluation and prediction use). A run keeps `word_map.json` and `images.json`. With `data.features` the
+model reads a frozen encoder's stored grid features instead of the images (`vlkit.caption.data.features`):
+checked here against the encoder's backbone, weights and the model's grid before anything trains.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vlkit.caption.data import module as prepared_module, synthetic_module  # noqa: F401  (registers both datasets)
+from vlkit.caption.data.features import check_store_encoder, check_store_weights, feature_store_path
 from vlkit.caption.data.registry import DATASETS
 from vlkit.caption.models import MODELS
 from vlkit.caption.models.encoders import EncoderConfig, encoder_weights_file
@@ -19,7 +22,8 @@ from vlkit.caption.module import MONITOR, CaptionModule
 from vlkit.caption.predictor import CaptionPredictor
 from vlkit.caption.run_files import RUN_FILES, CaptionVocabularies, read_caption_run_files, write_caption_run_files
 from vlkit.core.config import Config
-from vlkit.core.errors import InvalidValue
+from vlkit.core.errors import InvalidValue, VlkitError
+from vlkit.features.store import read_manifest
 from vlkit.core.task import Task
 from vlkit.core.validation import check_choice, check_non_negative, check_positive_int
 
@@ -46,6 +50,12 @@ class DecodingConfig:
         check_choice(self, "val_metric", VAL_METRICS)
 
 
+def model_grid_size(config: Config) -> int:
+    """The side of the grid the configured model pools its encoder to (`model.grid_size`; show_tell, which has none,
+    reads one global vector: 1)."""
+    return int(getattr(config.model, "grid_size", 1))
+
+
 class CaptionTask(Task):
     """Captioning: an encoder reads the image, a decoder writes the caption word by word."""
 
@@ -68,12 +78,36 @@ class CaptionTask(Task):
         alpha_c = getattr(config.model, "alpha_c", None)
         if alpha_c is not None and (isinstance(alpha_c, bool) or alpha_c < 0):
             raise InvalidValue("model.alpha_c", alpha_c, "a number >= 0")
+        encoder = config.sections["encoder"]
+        if getattr(config.data, "features", None):
+            if encoder.backbone == "small_cnn":
+                raise VlkitError("data.features needs a frozen ResNet encoder, but encoder.backbone=small_cnn trains "
+                                 "with the model: set encoder.backbone to the features' ResNet, or leave "
+                                 "data.features unset")
+            if encoder.fine_tune:
+                raise VlkitError("data.features holds the frozen encoder's output, but encoder.fine_tune=true trains "
+                                 "the encoder: set encoder.fine_tune=false, or leave data.features unset to train on "
+                                 "the images")
+
+    def build_datamodule(self, config: Config, vocabularies: CaptionVocabularies | None = None):
+        """The data module of `data.dataset`; with `data.features`, its store must come from the configured encoder's
+        backbone pooled to the model's grid (checked here, before any run directory is made)."""
+        datamodule = super().build_datamodule(config, vocabularies)
+        store = datamodule.feature_store() if getattr(config.data, "features", None) else None
+        if store is not None:
+            check_store_encoder(store.manifest, store.directory, config.sections["encoder"].backbone,
+                                model_grid_size(config))
+        return datamodule
 
     def training_departures(self, config: Config) -> list[str]:
         """The encoder's weights file must exist before training starts; a ResNet encoder that starts from random
         weights departs from every reference (they start from ImageNet)."""
         encoder = config.sections["encoder"]
         encoder_weights_file(encoder)
+        features = getattr(config.data, "features", None)
+        if features and config.data.folder:
+            path = feature_store_path(config.data.folder, features)
+            check_store_weights(read_manifest(path), path, encoder)
         if encoder.backbone != "small_cnn" and encoder.weights == "none":
             return [f"encoder.weights=none: the {encoder.backbone} encoder starts random, not from ImageNet weights"]
         return []

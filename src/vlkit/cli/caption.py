@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -87,14 +88,27 @@ def caption_prepare(
     workers: int = typer.Option(4, "--workers", help="image decoding threads"),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="record unreadable images as skipped instead of "
                                                             "stopping with an error"),
+    features: Optional[str] = typer.Option(None, "--features", help="also encode every prepared image with this "
+                                           "frozen ResNet (resnet18, resnet50, resnet101, resnet152) into a grid "
+                                           "feature store OUT/features-<backbone>-<grid>/ (train with data.features)"),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="the ResNet's torchvision state dict (default: "
+                                                                   "torchvision's ImageNet file in the torch cache)"),
+    random_weights: bool = typer.Option(False, "--random-weights", help="random ResNet weights (smoke tests)"),
+    grid: int = typer.Option(14, "--grid", help="features: the encoder's grid side (the model's grid_size; "
+                                                "show_tell: 1)"),
+    device: str = typer.Option("cpu", "--device", help="features: cpu | cuda[:N]"),
+    batch_size: int = typer.Option(32, "--batch-size", help="features: images encoded together"),
     as_json: bool = typer.Option(False, "--json", help="print the manifest as one JSON object"),
 ) -> None:
-    """Prepare a Karpathy split and its images: word map, encoded captions, 256x256 uint8 images (memory-mapped).
+    """Prepare a Karpathy split and its images: word map, encoded captions, 256x256 uint8 images (memory-mapped);
+    with --features, also the frozen encoder's grid features of those images.
 
     Rerun the same command to finish an interrupted or failed preparation: the rows done are kept.
 
     Example: vlkit caption prepare --karpathy dataset_coco.json --images coco/ --out data/coco_prepared
+    --features resnet101 --grid 14 --device cuda
     """
+    from vlkit.caption.data.features import encode_prepared_features, features_folder_name
     from vlkit.caption.data.prepare import prepare_karpathy
 
     if out.resolve() in (karpathy.resolve(), images.resolve()):
@@ -104,9 +118,18 @@ def caption_prepare(
             karpathy, images, out, min_word_freq=min_word_freq, captions_per_image=captions_per_image,
             max_len=max_len, long_captions=long_captions, restval=restval, word_counting=word_counting, seed=seed,
             skip_bad=skip_bad, image_size=image_size, workers=workers)
+        if features is not None:
+            store = encode_prepared_features(out, features, weights=weights, random_weights=random_weights, grid=grid,
+                                             device=device, batch_size=batch_size)
+            manifest = json.loads((out / "manifest.json").read_text())
     skipped = len(manifest["skipped_ids"])
-    emit(manifest, as_json, f"{manifest['rows_done']} of {sum(manifest['splits'].values())} images prepared -> {out}"
-                            + (f" ({skipped} unreadable skipped)" if skipped else ""))
+    line = (f"{manifest['rows_done']} of {sum(manifest['splits'].values())} images prepared -> {out}"
+            + (f" ({skipped} unreadable skipped)" if skipped else ""))
+    if features is not None:
+        line += (f"\n{store['rows_done']} of {store['count']} images encoded by {features} ({grid} x {grid} grid) -> "
+                 f"{out / features_folder_name(features, grid)} (train with data.features="
+                 f"{features_folder_name(features, grid)})")
+    emit(manifest, as_json, line)
 
 
 @app.command("score")

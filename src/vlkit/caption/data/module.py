@@ -2,12 +2,14 @@
 
 Training items are captions, as the tutorial's (each image's C captions are C items, shuffled each
 epoch); evaluation items are images, each decoded once. A batch is a dict:
-    images    (B, 3, S, S) uint8   the item's image
+    images    (B, 3, S, S) uint8   the item's image, or, with `data.features`:
+    features  (B, P, D) float16    its grid features (P = G x G regions) from the frozen encoder's store
+                                   (`vlkit.caption.data.features`), read instead of the image
     captions  (B, T) int64         training: `<start> words <end> <pad>...` (T = max_len + 2)
     lengths   (B,) int64           training: words + 2
     index     (B,) int64           position of the item in its split
     counted   (B,) bool            False for the padding items of an evaluation shard
-Evaluation batches hold images, index and counted only: the model decodes the captions.
+Evaluation batches hold images (or features), index and counted only: the model decodes the captions.
 
 Predictions of a split are (N, L) word indices (no `<start>`/`<end>`, `<pad>` after the words), one
 row per image. Scoring turns them into words and compares them with every reference caption of the
@@ -27,6 +29,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from vlkit.caption.data.dataset import CaptionDataset, open_caption_split
+from vlkit.caption.data.features import open_feature_store
 from vlkit.caption.data.registry import register_dataset
 from vlkit.caption.data.word_map import WordMap
 from vlkit.caption.metrics import score_captions
@@ -34,6 +37,7 @@ from vlkit.caption.run_files import CaptionVocabularies
 from vlkit.core.errors import VlkitError
 from vlkit.core.sampling import LoaderOptions, PositionDataset, grouped_loader, unpack_positions
 from vlkit.core.validation import check_positive_int
+from vlkit.features.store import FeatureStore
 
 
 @dataclass
@@ -49,6 +53,8 @@ class PreparedCaptionData(LoaderOptions):
     test_split: str = "test"
     train_subset: Optional[int] = None  # keep only the first N training images (smoke tests)
     eval_subset: Optional[int] = None  # keep only the first N validation/test images
+    features: Optional[str] = None  # read grid features instead of images: a store folder inside `folder` (made by
+    # vlkit caption prepare --features, e.g. features-resnet101-14) or a path; needs a frozen ResNet encoder
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -58,23 +64,31 @@ class PreparedCaptionData(LoaderOptions):
 class CaptionItems(PositionDataset):
     """Training: positions are caption items of a `CaptionDataset`; evaluation: positions are its images."""
 
-    def __init__(self, data: CaptionDataset, per_image: bool, count: int):
+    def __init__(self, data: CaptionDataset, per_image: bool, count: int, features: Optional[FeatureStore] = None):
         self.data = data
         self.per_image = per_image
         self.count = count
+        self.features = features
 
     def __len__(self) -> int:
         return self.count
 
     def collate(self, positions: list[int]) -> dict[str, torch.Tensor]:
         index, counted = unpack_positions(positions)
+        batch = {"index": index, "counted": counted}
         if self.per_image:
             rows = self.data.data.rows[index.numpy()]
-            images = np.stack([self.data.data.images[int(row)] for row in rows])
-            return {"images": torch.from_numpy(images), "index": index, "counted": counted}
-        items = [self.data[int(i)] for i in index]
-        return {"images": torch.stack([item[0] for item in items]), "captions": torch.stack([item[1] for item in items]),
-                "lengths": torch.stack([item[2] for item in items]), "index": index, "counted": counted}
+        else:
+            rows = np.array([self.data.image_row(int(i)) for i in index], dtype=np.int64)
+            columns = index.numpy() % self.data.per_image
+            batch["captions"] = torch.as_tensor(np.asarray(self.data.data.captions[rows, columns]), dtype=torch.long)
+            batch["lengths"] = torch.as_tensor(np.asarray(self.data.data.lengths[rows, columns]), dtype=torch.long)
+        if self.features is not None:
+            stored = self.features.get(self.data.data.image_ids[rows]).features  # (B, P, D) float16
+            batch["features"] = torch.from_numpy(np.ascontiguousarray(stored))
+        else:
+            batch["images"] = torch.from_numpy(np.stack([self.data.data.images[int(row)] for row in rows]))
+        return batch
 
 
 @register_dataset("prepared", PreparedCaptionData)
@@ -91,6 +105,7 @@ class CaptionDataModule(pl.LightningDataModule):
         self.splits: dict[str, CaptionDataset] = {}
         self.check_report: Optional[dict] = None
         self.test_split_name = options.test_split
+        self.store: Optional[FeatureStore] = None
 
     @property
     def vocabularies(self) -> CaptionVocabularies:
@@ -102,6 +117,12 @@ class CaptionDataModule(pl.LightningDataModule):
             raise VlkitError("data.folder is not set: give the folder made by vlkit caption prepare (or the folder "
                              "of the tutorial's prepared files), e.g. data.folder=data/coco_prepared")
         return self.config.folder
+
+    def feature_store(self) -> Optional[FeatureStore]:
+        """The grid feature store `data.features` names (None: the model reads images), opened on first use."""
+        if self.config.features and self.store is None:
+            self.store = open_feature_store(self.folder(), self.config.features)
+        return self.store
 
     def setup(self, stage: Optional[str] = None) -> None:
         train = self.split("train")
@@ -125,8 +146,25 @@ class CaptionDataModule(pl.LightningDataModule):
                 dataset.data.rows = dataset.data.rows[:subset]
             if len(dataset.data.rows) == 0:
                 raise VlkitError(f"split {name!r} of {self.folder()} has no images")
+            self.check_features(name, dataset)
             self.splits[name] = dataset
         return self.splits[name]
+
+    def check_features(self, name: str, dataset: CaptionDataset) -> None:
+        """With `data.features`, every image of split `name` must have its row in the store."""
+        store = self.feature_store()
+        if store is None:
+            return
+        if dataset.data.image_ids is None:
+            raise VlkitError(f"data.features needs a folder made by vlkit caption prepare (it keys features by image "
+                             f"id); {self.folder()} holds the tutorial's files, which record no image ids")
+        ids = dataset.data.image_ids[dataset.data.rows]
+        missing = ids[~store.has(ids)].tolist()
+        if missing:
+            raise VlkitError(f"{len(missing)} image(s) of split {name!r} have no features in {store.directory}: ids "
+                             f"{missing[:10]}{' ...' if len(missing) > 10 else ''}; rerun vlkit caption prepare with "
+                             f"--features {store.manifest.get('model')} --grid {store.manifest['grid'][0]} to finish "
+                             "the store")
 
     def split_size(self, name: str) -> int:
         """Images of an evaluation split (one prediction each)."""
@@ -135,10 +173,10 @@ class CaptionDataModule(pl.LightningDataModule):
     def loader(self, name: str, training: bool = False) -> DataLoader:
         dataset = self.split(name)
         if training:
-            items = CaptionItems(dataset, per_image=False, count=len(dataset))
+            items = CaptionItems(dataset, per_image=False, count=len(dataset), features=self.feature_store())
             groups = np.arange(len(dataset)) // dataset.per_image
         else:
-            items = CaptionItems(dataset, per_image=True, count=self.split_size(name))
+            items = CaptionItems(dataset, per_image=True, count=self.split_size(name), features=self.feature_store())
             groups = np.arange(len(items))
         return grouped_loader(items, groups, self.config, self.seed, training)
 

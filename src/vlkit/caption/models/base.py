@@ -3,7 +3,7 @@
 Training (teacher forcing), batched beam search and greedy decoding (`vlkit.caption.decoding`) use a
 model only through these methods, so a new model is one file that implements them:
 
-    encoded = model.encode(images)                     # (B, P, D)
+    encoded = model.encode(images)                     # (B, P, D); or model.encode(features) (B, P, D)
     context, state = model.start(encoded)              # per-image constants, recurrent state
     logits, state, attention = model.step(context, state, words)   # (B, V), ..., (B, P) or None
 
@@ -48,7 +48,11 @@ class CaptionModel(nn.Module, ABC):
     attends: bool = True
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 images (B, 3, S, S) -> encoder output (B, P, D): P regions (a grid of G x G) of D channels."""
+        """uint8 images (B, 3, S, S) -> encoder output (B, P, D): P regions (a grid of G x G) of D channels. Given
+        stored features (B, P, D) of a frozen encoder instead (3 dimensions), the CNN is skipped: they are its
+        output (`ImageEncoder.from_features`)."""
+        if images.dim() == 3:
+            return self.encoder.from_features(images)
         return self.encoder(images)
 
     @abstractmethod

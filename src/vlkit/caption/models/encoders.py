@@ -4,7 +4,8 @@ A torchvision ResNet (the `encoder` config section picks which) without its pool
 then adaptive average pooling to the model's grid, as sgrvinod/a-PyTorch-Tutorial-to-Image-Captioning
 builds its `Encoder`: pixels / 255, ImageNet mean/std, `resnet` = the ResNet's children up to its last
 stage, `adaptive_pool` to G x G. The attribute names give that tutorial's checkpoint keys
-(`encoder.resnet.4.0.conv1.weight`, ...). With `fine_tune` the ResNet's stages from `fine_tune_from`
+(`encoder.resnet.4.0.conv1.weight`, ...). A frozen ResNet's output can be computed once and read back
+(`from_features`: the rows `vlkit caption prepare --features` stores). With `fine_tune` the ResNet's stages from `fine_tune_from`
 on train (2: layer2..layer4, the tutorial's `children()[5:]`) at their own learning rate `lr`; the
 rest stays frozen. Or `small_cnn`: vlkit's small CNN (`vlkit.vision.small_cnn`), trained end to end,
 for tests and synthetic data.
@@ -139,6 +140,20 @@ class ImageEncoder(nn.Module):
         """uint8 images (B, 3, S, S) -> (B, G * G, D)."""
         pooled = self.adaptive_pool(self.grid(images))  # (B, D, G, G)
         return pooled.flatten(2).transpose(1, 2)  # (B, G * G, D)
+
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Stored grid features (B, G * G, D) (float16 rows of `vlkit caption prepare --features`) -> the same as
+        float32: what `forward` returns for the images they were computed from. Only a frozen ResNet computes
+        fixed features; a wrong shape or an encoder that trains is a VlkitError."""
+        if not self.is_resnet or self.trained_parameters():
+            raise VlkitError("stored features replace a frozen ResNet encoder only: set encoder.fine_tune=false and a "
+                             "ResNet encoder.backbone, or leave data.features unset to train on the images")
+        expected = (self.grid_size ** 2, self.out_dim)
+        if features.dim() != 3 or tuple(features.shape[1:]) != expected:
+            raise VlkitError(f"stored features of shape {tuple(features.shape)} do not fit this encoder: it gives "
+                             f"(batch, {expected[0]}, {expected[1]}) ({self.grid_size} x {self.grid_size} regions of "
+                             f"{self.out_dim} channels)")
+        return features.float()
 
 
 def torchvision_weights_file(backbone: str) -> Path:
