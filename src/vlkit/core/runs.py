@@ -160,7 +160,7 @@ def _run_info(run_dir: Path) -> RunInfo:
     try:
         metadata = _read_object(run_dir / "run.json")
         summary = _read_object(run_dir / "summary.json")
-        status = _effective_status(metadata)
+        status = effective_status(metadata)
         rows = read_epoch_metrics(run_dir)
         monitor = summary.get("monitor", metadata.get("monitor"))
         best = summary.get("best_val_metric")
@@ -186,7 +186,7 @@ def _read_object(path: Path) -> dict:
     return data
 
 
-def _effective_status(metadata: dict) -> str:
+def effective_status(metadata: dict) -> str:
     """A 'running' run whose process is gone on this host was interrupted (killed or crashed)."""
     status = metadata.get("status", "unknown")
     if not isinstance(status, str):
