@@ -108,11 +108,13 @@ def caption_prepare(
     Example: vlkit caption prepare --karpathy dataset_coco.json --images coco/ --out data/coco_prepared
     --features resnet101 --grid 14 --device cuda
     """
-    from vlkit.caption.data.features import encode_prepared_features, features_folder_name
+    from vlkit.caption.data.features import check_feature_settings, encode_prepared_features, features_folder_name
     from vlkit.caption.data.prepare import prepare_karpathy
 
     if out.resolve() in (karpathy.resolve(), images.resolve()):
         raise VlkitError(f"--out {out} is an input; give a new folder for the prepared data")
+    if features is not None:
+        check_feature_settings(features, weights, random_weights, grid, device, batch_size)
     with progress_on_stderr():
         manifest = prepare_karpathy(
             karpathy, images, out, min_word_freq=min_word_freq, captions_per_image=captions_per_image,

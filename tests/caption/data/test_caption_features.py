@@ -257,3 +257,17 @@ def test_prepare_cli_with_features_writes_the_store_and_a_rerun_finds_it_done(tm
     both = invoke_cli([*args[:-7], "--features", "resnet18", "--weights", str(tmp_path), "--random-weights"],
                       cwd=tmp_path, check=False)
     assert both.returncode == 2 and "--random-weights and --weights exclude each other" in both.stderr
+
+
+def test_prepare_checks_the_feature_settings_and_weights_before_preparing_any_image(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    karpathy = write_synthetic_karpathy(tmp_path / "synth", n_train=4, n_val=1, n_test=1, size=SIZE, seed=1)
+    base = ["caption", "prepare", "--karpathy", str(karpathy), "--images", str(karpathy.parent), "--out",
+            str(tmp_path / "prepared"), "--image-size", str(SIZE)]
+    for extra, says in ((["--features", "resnet18"], "needs ImageNet weights"),
+                        (["--features", "resnet18", "--weights", str(tmp_path / "none.pth")], "no such file"),
+                        (["--features", "resnet18", "--random-weights", "--grid", "0"], "--grid must be at least 1"),
+                        (["--features", "vgg16", "--random-weights"], "is not a frozen encoder")):
+        result = invoke_cli([*base, *extra], cwd=tmp_path, check=False)
+        assert result.returncode == 2 and says in result.stderr, extra
+        assert not (tmp_path / "prepared").exists(), extra

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from vlkit.caption.data.prepared import MANIFEST, read_prepared_manifest
 from vlkit.caption.models.encoders import (WEIGHTS_NONE, WEIGHTS_TORCHVISION, EncoderConfig, ImageEncoder,
-                                           build_encoder, encoder_weights_file)
+                                           build_encoder, encoder_weights_file, torchvision_weights_file)
 from vlkit.core.errors import VlkitError
 from vlkit.core.files import write_json_atomic
 from vlkit.features.image import BACKBONES, RANDOM_WEIGHTS_SEED, check_extraction_settings
@@ -50,6 +50,26 @@ def weights_identity(path: Optional[Path]) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_feature_settings(backbone: str, weights: Optional[Path], random_weights: bool, grid: int, device: str,
+                           batch_size: int) -> None:
+    """Every `--features` setting and the weights file, checked before any image is prepared."""
+    if backbone not in BACKBONES:
+        raise VlkitError(f"--features {backbone!r} is not a frozen encoder; choose one of {', '.join(BACKBONES)}")
+    if random_weights and weights is not None:
+        raise VlkitError("--random-weights and --weights exclude each other")
+    if grid < 1:
+        raise VlkitError(f"--grid must be at least 1 (the encoder pools its last feature map to grid x grid), "
+                         f"got {grid}")
+    check_extraction_settings(grid, batch_size, 0, (0, 1), device, None)
+    if weights is not None and not Path(weights).is_file():
+        raise VlkitError(f"--weights {weights}: no such file")
+    if weights is None and not random_weights and not torchvision_weights_file(backbone).is_file():
+        path = torchvision_weights_file(backbone)
+        raise VlkitError(f"--features {backbone} needs ImageNet weights: {path} is missing. Place torchvision's "
+                         f"{path.name} there (vlkit never downloads), pass --weights FILE, or --random-weights "
+                         "(untrained, recorded; for tests)")
 
 
 def frozen_encoder(backbone: str, weights: Optional[Path], random_weights: bool, grid: int
