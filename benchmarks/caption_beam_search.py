@@ -12,7 +12,8 @@ for each image (from its encoder output), giving captions of 7-20 words (median 
   of every beam at every step, as its `Attention.forward` does.
 - vlkit: `vlkit.caption.decoding.beam_search` over `--batch-size` images at once with vlkit's model (the
   encoder output's attention projection computed once per batch, each image's output read once per step
-  for all of its beams).
+  for all of its beams, the first step run on one row per image, the attention's (B, k, P, A) sum formed
+  a few images at a time in one reused buffer).
 The captions of the images both decode must be identical (the script exits 1 otherwise).
 
 Rounds alternate the two; reported: the median captions/s of each and the ratio of the medians.

@@ -3,7 +3,7 @@
 `beam_search` gives, image for image, the caption of the PyTorch captioning tutorial's per-image beam
 search (sgrvinod/a-PyTorch-Tutorial-to-Image-Captioning, `caption.py` caption_image_beam_search and
 `eval.py` evaluate), for a whole batch at once:
-- k beams start from one `<start>` row: the first step extends only that row (its k copies are equal);
+- k beams start from one `<start>` row: the first step runs and extends only that row of each image;
 - a candidate's score is its beam's running score plus the log-softmax of the step's logits; the k
   best of the k x V candidates of an image are kept (at the first step, the k best words);
 - a candidate whose word is `<end>` leaves the beam for the completed set, and the image extends one
@@ -22,7 +22,8 @@ score without an `<end>` term).
 `+ 1` counts the scored `<end>`); alpha = 0 is the tutorial's raw score. The returned score is the raw
 sum in both cases.
 
-Batching: each image has k rows (B * k at first); its live beams are its first `remaining` rows
+Batching: each image has one row at the first step and k rows from the second (B, then B * k); its live
+beams are its first `remaining` rows
 (best first, as the tutorial keeps them), and the other rows score -inf, so they are never chosen:
 no Python loop runs over images. The model's context keeps one row per image, which the model reads
 for all k beams of the image (`vlkit.caption.models.base`); the state is reordered with
@@ -43,7 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vlkit.caption.data.word_map import WordMap
-from vlkit.caption.models.base import CaptionModel, TensorDict, select_rows
+from vlkit.caption.models.base import CaptionModel, select_rows
 
 
 @dataclass
@@ -76,11 +77,6 @@ def _check_limits(beam_size: int, max_length: int) -> None:
         raise ValueError(f"max_length must be 1 or more, got {max_length}")
 
 
-def _repeat_rows(tensors: TensorDict, times: int) -> TensorDict:
-    """Each row of every (B, ...) tensor `times` times in a row -> (B * times, ...)."""
-    return {key: value.repeat_interleave(times, dim=0) for key, value in tensors.items()}
-
-
 @torch.no_grad()
 def beam_search(model: CaptionModel, encoded: Tensor, start: int, end: int, beam_size: int = 3,
                 max_length: int = 50, length_normalization: float = 0.0) -> DecodedCaptions:
@@ -91,17 +87,15 @@ def beam_search(model: CaptionModel, encoded: Tensor, start: int, end: int, beam
     """
     _check_limits(beam_size, max_length)
     batch, k, device = encoded.shape[0], beam_size, encoded.device
-    context, state = model.start(encoded)
-    state = _repeat_rows(state, k)                                         # (B * k, ...); context stays (B, ...)
+    context, state = model.start(encoded)                                  # (B, ...): one beam per image at step 1
     positions = torch.arange(k, device=device).unsqueeze(0)                # (1, k)
     minus_inf = torch.tensor(float("-inf"), device=device)
 
-    # the A images still decoding (all B at first) and, for each, its beams: row a * k + j of context and state
+    # the A images still decoding (all B at first) and, for each, its beams: state row a * beams + j, context row a
     active = torch.arange(batch, device=device)                            # (A,) image of each
-    scores = torch.full((batch, k), float("-inf"), device=device)          # (A, k) running score; -inf: no beam
-    scores[:, 0] = 0.0                                                     # step 1 extends beam 0 only
+    scores = torch.zeros(batch, 1, device=device)                          # (A, beams) running score; -inf: no beam
     remaining = torch.full((batch, 1), k, dtype=torch.long, device=device)   # (A, 1) beams each still extends
-    words = torch.full((batch * k,), start, dtype=torch.long, device=device)
+    words = torch.full((batch,), start, dtype=torch.long, device=device)   # (A * beams,): beams = 1, then k
     # per image (B, ...): completed captions in the order they ended; column k takes the other candidates' writes
     done_scores = torch.full((batch, k + 1), float("-inf"), device=device)
     done_lengths = torch.zeros(batch, k + 1, dtype=torch.long, device=device)   # words before <end>
@@ -111,12 +105,13 @@ def beam_search(model: CaptionModel, encoded: Tensor, start: int, end: int, beam
     word_history, parent_history, attention_history = [], [], []   # per step: (B, k), (B, k), (B, k, P)
 
     for step in range(1, max_length + 2):
-        logits, state, attention = model.step(context, state, words)       # (A * k, V), ..., (A * k, P)
+        logits, state, attention = model.step(context, state, words)       # (A * beams, V), ..., (A * beams, P)
         images, vocab = active.shape[0], logits.shape[1]
+        beams = scores.shape[1]
         if vocab < k:
             raise ValueError(f"beam_size {k} is larger than the vocabulary ({vocab} words)")
-        log_probs = F.log_softmax(logits.float(), dim=1).view(images, k, vocab)
-        candidates = (scores.unsqueeze(2) + log_probs).view(images, k * vocab)
+        log_probs = F.log_softmax(logits.float(), dim=1).view(images, beams, vocab)
+        candidates = log_probs.add_(scores.unsqueeze(2)).view(images, beams * vocab)   # in place: one buffer
         top_scores, top = candidates.topk(k, dim=1)                        # (A, k) best first
         parents, new_words = top // vocab, top % vocab
         valid = positions < remaining                                     # an image takes `remaining` candidates
@@ -140,14 +135,14 @@ def beam_search(model: CaptionModel, encoded: Tensor, start: int, end: int, beam
         word_history.append(new_words.new_zeros(batch, k).index_copy_(0, active, new_words))
         parent_history.append(parents.new_zeros(batch, k).index_copy_(0, active, parents))
         if attention is not None:
-            attention = attention.view(images, k, -1)
+            attention = attention.view(images, beams, -1)
             attention = attention.gather(1, parents.unsqueeze(2).expand(-1, -1, attention.shape[2]))
             attention_history.append(attention.new_zeros(batch, *attention.shape[1:]).index_copy_(0, active, attention))
         finished = remaining.squeeze(1) == 0                               # (A,)
         finished_count = int(finished.sum())
         if step == max_length + 1 or finished_count == images:
             break
-        rows = torch.arange(images, device=device).mul_(k).unsqueeze(1) + parents   # (A, k) rows to continue
+        rows = torch.arange(images, device=device).mul_(beams).unsqueeze(1) + parents   # (A, k) rows to continue
         if finished_count * 4 >= images:   # drop finished images: a quarter or more
             kept = (~finished).nonzero().squeeze(1)                        # (A',)
             active, scores, remaining = active[kept], scores[kept], remaining[kept]

@@ -4,9 +4,11 @@ parameter counts by hand, encoder_att once per batch, the tutorial's initialisat
 import pytest
 import torch
 from caption_model_fixtures import build, caption_batch, valid_steps
-from tutorial_reference import tutorial_decode_step, tutorial_decoder_forward, tutorial_init_hidden_state
+from tutorial_reference import (tutorial_attention, tutorial_decode_step, tutorial_decoder_forward,
+                                tutorial_init_hidden_state)
 
 from vlkit.caption.models.base import CaptionModel
+from vlkit.caption.models import show_attend_tell
 from vlkit.caption.models.encoders import EncoderConfig
 from vlkit.caption.models.show_attend_tell import DecoderWithAttention, ShowAttendTellOptions
 from vlkit.core.errors import InvalidValue
@@ -51,6 +53,23 @@ def test_steps_equal_tutorial_beam_search_steps():
             torch.testing.assert_close(torch.log_softmax(logits, dim=1), log_probs, rtol=0, atol=1e-5)
             torch.testing.assert_close(attention, alpha, rtol=0, atol=1e-6)
             torch.testing.assert_close(ours["c"], c, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_attention_of_k_beams_per_image_in_chunks_equals_the_tutorials_per_beam(monkeypatch, grad):
+    model = build("show_attend_tell", TINY)
+    images, beams, regions = 5, 3, 9  # a 3 x 3 grid
+    monkeypatch.setattr(show_attend_tell, "ENERGY_CHUNK_ELEMENTS", 2 * beams * regions * TINY.attention_dim + 5)
+    torch.manual_seed(2)  # chunks of 2 images, 2 and 1 without gradients (a last, shorter chunk)
+    encoder_out = torch.randn(images, regions, 16)
+    hidden = torch.randn(images * beams, TINY.decoder_dim)
+    attention = model.decoder.attention
+    with torch.set_grad_enabled(grad):
+        attended, alpha = attention(encoder_out, attention.encoder_att(encoder_out), hidden)
+    expected_attended, expected_alpha = tutorial_attention(decoder_state(model),
+                                                           encoder_out.repeat_interleave(beams, dim=0), hidden)
+    torch.testing.assert_close(alpha, expected_alpha, rtol=0, atol=1e-6)
+    torch.testing.assert_close(attended, expected_attended, rtol=0, atol=1e-5)
 
 
 def test_shrinking_batch_forward_equals_step_by_step_path():
