@@ -18,7 +18,8 @@ from torchvision.models.video import r3d_18
 from test_video_clips import LEVELS, write_video
 from vlkit.core.errors import VlkitError
 from vlkit.features.resnext3d import ResNeXt3d, load_kinetics_checkpoint, resnext101_3d
-from vlkit.features.store import FeatureStore
+from vlkit.features.merge import merge_stores
+from vlkit.features.store import FeatureStore, StoreWriter
 from vlkit.features.video import extract_video_features
 from vlkit.features.video_ids import read_youtube_mapping, video_files
 
@@ -281,3 +282,15 @@ def test_extraction_resumes_after_sigkill_and_matches_an_unbroken_run(tmp_path):
     whole, resumed = FeatureStore(tmp_path / "whole"), FeatureStore(tmp_path / "broken")
     for name, values in whole.arrays.items():
         np.testing.assert_array_equal(np.asarray(resumed.arrays[name]), np.asarray(values), err_msg=name)
+
+
+def test_merged_clip_shards_keep_their_clip_shape_and_rows(tmp_path):
+    for shard, ids in enumerate(([1, 2], [3])):
+        writer = StoreWriter(tmp_path / f"shard{shard}", ids, 4, 3, "clips",
+                             {"clip_shape": [2, 2], "feature": "appearance", "model": "resnet18"})
+        writer.write(ids, np.full((len(ids), 4, 3), shard + 1.0), [4] * len(ids))
+        writer.finish()
+    manifest = merge_stores([tmp_path / "shard0", tmp_path / "shard1"], tmp_path / "all")
+    assert manifest["clip_shape"] == [2, 2] and manifest["feature"] == "appearance"
+    merged = FeatureStore(tmp_path / "all").get([3, 1]).features
+    assert merged[:, 0, 0].tolist() == [2.0, 1.0]
