@@ -11,8 +11,8 @@ import torch.nn.functional as F
 
 from vlkit.core.errors import InvalidValue, VlkitError
 from vlkit.videoqa.models import MODELS
-from vlkit.videoqa.models.dualvgr import (
-    DualVGROptions,
+from vlkit.videoqa.models.dualvgr import DualVGROptions
+from vlkit.videoqa.models.graph_reasoning import (
     MultiHeadGraphAttention,
     QueryPunishment,
     covariance_matching_loss,
