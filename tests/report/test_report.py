@@ -208,6 +208,31 @@ def test_caption_examples_show_images_generated_and_reference_captions(tmp_path)
         assert (out / f"example_run1_{position}.png").stat().st_size > 100
 
 
+def test_caption_examples_of_a_synthetic_run_come_from_the_vlkit_cache_where_training_put_the_set(tmp_path):
+    from vlkit.caption.data.synthetic_module import SyntheticCaptionData, make_synthetic_folder
+
+    settings = {"n_train": 10, "n_val": 2, "n_test": 3, "image_size": 32, "set_seed": 5}
+    cache = tmp_path / "cache"
+    make_synthetic_folder(cache / "synthetic-captions" / "10-2-3-32px-seed5", SyntheticCaptionData(**settings))
+    records = json.loads((cache / "synthetic-captions" / "10-2-3-32px-seed5" / "raw" / "dataset_synthetic.json"
+                          ).read_text())["images"]
+    test = [record for record in records if record["split"] == "test"]
+    run = write_run(tmp_path / "runs", "caption", "sat", {"model": {"name": "show_attend_tell"},
+                                                          "data": {"dataset": "synthetic_shapes", "folder": "",
+                                                                   **settings}},
+                    epoch_rows([0.5], [3.0], key="val/score"), monitor="val/score",
+                    summary={"monitor": "val/score", "primary_metric": "CIDEr",
+                             "test": {"split": "test", "num_questions": 3, "predictions": "p", "CIDEr": 0.6}},
+                    predictions=[{"image_id": r["imgid"], "caption": "a shape"} for r in test])
+    out = tmp_path / "page"
+    invoke_cli(["report", str(run), "--out", str(out)], cwd=tmp_path, env={"VLKIT_CACHE": str(cache)})
+    assert " ".join(test[0]["sentences"][0]["tokens"]) in (out / "report.html").read_text()
+    assert len(list(out.glob("example_run1_*.png"))) == 3
+    invoke_cli(["report", str(run), "--out", str(tmp_path / "elsewhere")], cwd=tmp_path,
+               env={"VLKIT_CACHE": str(tmp_path / "empty-cache")})
+    assert "is not in this machine&#x27;s vlkit cache" in (tmp_path / "elsewhere" / "report.html").read_text()
+
+
 def test_caption_examples_say_when_the_data_is_not_reachable(tmp_path):
     run = write_caption_run(tmp_path / "runs", str(tmp_path / "moved"), ["a red circle"], [7])
     out = tmp_path / "page"

@@ -2,7 +2,8 @@
 
 The generated captions come from the run's `predictions_<split>.json` ([{image_id, caption}] in split order);
 the images and references from the prepared data the run's config names (`data.folder`). Whatever of it cannot be
-reached (the data moved, the synthetic set's folder left to the cache) is said in a note instead of failing.
+reached (the data moved, a synthetic set that is not in this machine's cache) is said in a note instead of failing.
+A synthetic run without data.folder finds its set in the vlkit cache, where training put it.
 """
 
 from __future__ import annotations
@@ -53,10 +54,10 @@ def caption_examples(run: RunData, count: int = EXAMPLES_PER_RUN) -> Optional[Ca
     examples = CaptionExamples(image_ids=[row.get("image_id") for row in rows],
                                generated=[str(row["caption"]) for row in rows],
                                references=[[] for _ in rows], images=[None for _ in rows])
-    folder = run.config.get("data.folder")
+    folder = run.config.get("data.folder") or synthetic_cache_folder(run.config)
     if not folder:
-        examples.note = ("images and references not shown: the run's config names no data.folder (the synthetic "
-                         "set lives in the vlkit cache)")
+        examples.note = ("images and references not shown: the run's config names no data.folder, and the synthetic "
+                         "set it was trained on is not in this machine's vlkit cache ($VLKIT_CACHE)")
         return examples
     split = str(run.test_report["split"])
     try:
@@ -75,6 +76,19 @@ def caption_examples(run: RunData, count: int = EXAMPLES_PER_RUN) -> Optional[Ca
         examples.images[position] = np.asarray(data.images[image_row])
         examples.references[position] = _references(data, image_row)
     return examples
+
+
+def synthetic_cache_folder(config: dict[str, Any]) -> Optional[str]:
+    """The prepared folder of the synthetic set a run without data.folder trained on, when this machine's cache
+    holds it; None otherwise (or for other datasets)."""
+    from vlkit.caption.data.synthetic_module import SyntheticCaptionData, synthetic_cache_root
+
+    if config.get("data.dataset") != "synthetic_shapes":
+        return None
+    settings = [config.get(f"data.{name}", getattr(SyntheticCaptionData, name))
+                for name in ("n_train", "n_val", "n_test", "image_size", "set_seed")]
+    prepared = synthetic_cache_root(*settings) / "prepared"
+    return str(prepared) if prepared.is_dir() else None
 
 
 def _open_split(folder: str, split: str, tutorial_base: Optional[str]):

@@ -59,10 +59,15 @@ class SyntheticCaptionDataModule(CaptionDataModule):
     def folder(self) -> str:
         if self.prepared is None:
             options = self.config
-            name = f"{options.n_train}-{options.n_val}-{options.n_test}-{options.image_size}px-seed{options.set_seed}"
-            root = Path(options.folder) if options.folder else cache_dir("synthetic-captions") / name
+            root = Path(options.folder) if options.folder else synthetic_cache_root(
+                options.n_train, options.n_val, options.n_test, options.image_size, options.set_seed)
             self.prepared = str(make_synthetic_folder(root, options))
         return self.prepared
+
+
+def synthetic_cache_root(n_train: int, n_val: int, n_test: int, image_size: int, set_seed: int) -> Path:
+    """Where the set of these settings lives in the cache when `data.folder` is empty (its `raw/` and `prepared/`)."""
+    return cache_dir("synthetic-captions") / f"{n_train}-{n_val}-{n_test}-{image_size}px-seed{set_seed}"
 
 
 def make_synthetic_folder(root: Path, options: SyntheticCaptionData) -> Path:
