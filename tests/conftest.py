@@ -57,6 +57,21 @@ def shapes_root(tmp_path_factory) -> Path:
     return write_shapes_dataset(tmp_path_factory.mktemp("shapes"), train_images=60, test_images=15)
 
 
+@pytest.fixture(scope="session")
+def demo_runs(tmp_path_factory) -> list:
+    """One tiny trained run per task (tests/demo/demo_runs.py), each loaded once for the demo (DemoRun list in the
+    order vqa, caption, videoqa)."""
+    from demo_runs import train_caption_run, train_videoqa_run, train_vqa_run
+
+    from vlkit.demo.runs import open_demo_runs
+
+    root = tmp_path_factory.mktemp("demo-runs")
+    with _process_state_restored():
+        os.environ["VLKIT_CACHE"] = str(root / "cache")
+        directories = [train(root) for train in (train_vqa_run, train_caption_run, train_videoqa_run)]
+    return open_demo_runs([str(d) for d in directories], device="cpu")
+
+
 def run_cli(args: list[str], cwd: Path, check: bool = True, timeout: float = 300,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run `python -m vlkit ARGS` in `cwd` with 1 torch thread (and `env` added to the environment); fail the

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from vlkit.cli import caption, features, report, runs, videoqa, vqa
+from vlkit.cli import caption, demo, features, report, runs, videoqa, vqa
 from vlkit.core.errors import Interrupted, VlkitError
 
 app = typer.Typer(help="vlkit: vision-language research toolkit (VQA, captioning, video QA).",
@@ -24,6 +24,7 @@ app.add_typer(videoqa.app, name="videoqa")
 app.add_typer(features.app, name="features")
 app.add_typer(runs.app, name="runs")
 app.command("report")(report.report_command)
+app.command("demo")(demo.demo_command)
 
 
 def main() -> None:

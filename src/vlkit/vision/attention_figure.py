@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from vlkit.core.errors import VlkitError  # noqa: E402
+from vlkit.vision.images import enlarged  # noqa: E402
 
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
 
@@ -28,13 +29,25 @@ def check_figure_path(path: Path, inputs: list[Path]) -> None:
             raise VlkitError(f"{path} is an input of this command; write the figure to another file")
 
 
+def _upsampled(weights: np.ndarray, height: int, width: int) -> np.ndarray:
+    """`weights` (h, w) scaled to their maximum and upsampled bilinearly to (height, width) uint8 in 0-255."""
+    scaled = weights / max(float(weights.max()), 1e-12)
+    return np.asarray(Image.fromarray((scaled * 255).astype(np.uint8)).resize((width, height), Image.BILINEAR))
+
+
 def _overlay(axis: plt.Axes, image: np.ndarray, weights: np.ndarray) -> None:
     """Draw `image` (H, W, 3) with `weights` (h, w), scaled to their maximum and upsampled bilinearly, over it."""
-    height, width = image.shape[:2]
-    scaled = weights / max(float(weights.max()), 1e-12)
-    upsampled = np.asarray(Image.fromarray((scaled * 255).astype(np.uint8)).resize((width, height), Image.BILINEAR))
     axis.imshow(image)
-    axis.imshow(upsampled, cmap="jet", alpha=0.5, vmin=0, vmax=255)
+    axis.imshow(_upsampled(weights, *image.shape[:2]), cmap="jet", alpha=0.5, vmin=0, vmax=255)
+
+
+def blend_attention(image: np.ndarray, weights: np.ndarray, min_side: int = 0) -> np.ndarray:
+    """`image` (H, W, 3) uint8 half-and-half with the jet colours of `weights` (h, w) (scaled to their maximum,
+    upsampled bilinearly), as the figures draw it, as an (H', W', 3) uint8 array; an image whose shorter side is
+    under `min_side` is first enlarged (nearest neighbour) to it, so a 64-pixel input stays visible."""
+    image = enlarged(image, min_side)
+    colours = matplotlib.colormaps["jet"](_upsampled(weights, *image.shape[:2]))[..., :3] * 255  # (H', W', 3)
+    return np.round(0.5 * image.astype(np.float64) + 0.5 * colours).astype(np.uint8)
 
 
 def save_attention_figure(image: np.ndarray, attention: np.ndarray, question: str,

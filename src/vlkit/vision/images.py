@@ -26,3 +26,13 @@ def load_rgb(path: str | Path, size: int | None = None) -> np.ndarray:
             return np.asarray(image, dtype=np.uint8).copy()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise VlkitError(f"cannot decode image {path}: {error}") from error
+
+
+def enlarged(image: np.ndarray, min_side: int) -> np.ndarray:
+    """`image` (H, W, C) uint8 enlarged by the smallest whole factor (nearest neighbour, so pixels stay sharp)
+    that brings its shorter side to at least `min_side`; as it is when it is already that large."""
+    height, width = image.shape[:2]
+    factor = max(1, -(-min_side // min(height, width)))
+    if factor == 1:
+        return image
+    return np.asarray(Image.fromarray(image).resize((width * factor, height * factor), Image.NEAREST))

@@ -1,0 +1,1 @@
+"""The web demo (`vlkit demo RUN [RUN ...]`): trained runs of every task behind one Gradio page."""
