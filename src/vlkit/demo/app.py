@@ -91,12 +91,9 @@ def _vqa_tab(gr, runs: dict[str, DemoRun], choice, examples: list[list[str]], li
     with gr.Row():
         with gr.Column():
             image = gr.Image(type="filepath", sources=["upload"], label="image", height=300, elem_id="vqa-image")
-            question = gr.Textbox(label="question", placeholder="what color is the shape?", elem_id="vqa-question")
-            top_k = gr.Slider(1, MAX_TOP_K, value=5, step=1, label="answers shown")
-            button = gr.Button("Answer", variant="primary", elem_id="vqa-submit")
+            question, top_k, button = _question_controls(gr, "vqa", "what color is the shape?")
         with gr.Column():
-            message = gr.Markdown(elem_id="vqa-message")
-            answers = gr.Label(label="answers", elem_id="vqa-answers")
+            message, answers = _answer_outputs(gr, "vqa")
             heatmap = gr.Image(label="attention over the image", interactive=False, elem_id="vqa-attention")
     if examples:
         gr.Examples(examples, [image, question], label="examples (easy-VQA test images)")
@@ -138,12 +135,9 @@ def _videoqa_tab(gr, runs: dict[str, DemoRun], choice, examples: list[list[str]]
     with gr.Row():
         with gr.Column():
             video = gr.Video(sources=["upload"], label="video", elem_id="videoqa-video")
-            question = gr.Textbox(label="question", placeholder="what moves to the left", elem_id="videoqa-question")
-            top_k = gr.Slider(1, MAX_TOP_K, value=5, step=1, label="answers shown")
-            button = gr.Button("Answer", variant="primary", elem_id="videoqa-submit")
+            question, top_k, button = _question_controls(gr, "videoqa", "what moves to the left")
         with gr.Column():
-            message = gr.Markdown(elem_id="videoqa-message")
-            answers = gr.Label(label="answers", elem_id="videoqa-answers")
+            message, answers = _answer_outputs(gr, "videoqa")
             clips = gr.Label(label="attention per clip", elem_id="videoqa-clip-attention")
             frames = gr.Gallery(label="clips (middle frame)", columns=4, elem_id="videoqa-clips")
     if examples:
@@ -156,6 +150,18 @@ def _videoqa_tab(gr, runs: dict[str, DemoRun], choice, examples: list[list[str]]
     shown = [message, answers, clips, frames]
     button.click(respond, [choice, video, question, top_k], shown, api_name="videoqa", **event)
     question.submit(respond, [choice, video, question, top_k], shown, api_visibility="private", **event)
+
+
+def _question_controls(gr, task: str, placeholder: str) -> tuple:
+    """The question box, the answers-shown slider and the Answer button of a question-answering tab."""
+    question = gr.Textbox(label="question", placeholder=placeholder, elem_id=f"{task}-question")
+    top_k = gr.Slider(1, MAX_TOP_K, value=5, step=1, label="answers shown")
+    return question, top_k, gr.Button("Answer", variant="primary", elem_id=f"{task}-submit")
+
+
+def _answer_outputs(gr, task: str) -> tuple:
+    """The message line and the answer bars of a question-answering tab."""
+    return gr.Markdown(elem_id=f"{task}-message"), gr.Label(label="answers", elem_id=f"{task}-answers")
 
 
 def _uploaded_path(value: Any) -> Optional[str]:
