@@ -15,11 +15,24 @@ embeddings, on V and v_g, and on h_t and s_t (the LSTM's outputs). W_v V is comp
 20 images x 5 captions, the CNN fine-tuned (lr 1e-5) only after 20 epochs. Reported (paper, COCO
 Karpathy test): BLEU-4 33.2, METEOR 26.6, CIDEr 108.5.
 
-Departures from the code, which follows the paper less literally: the code puts a ReLU on the word
-embeddings, a linear layer + ReLU on s_t before W_s, a linear layer + tanh on h_t (used in place of
-h_t by W_g and the output), biases in W_v, W_s, W_g, a dropout inside the attention, and a linear
-layer + tanh between c_hat_t + h_t and W_p; it also stores the sentinel first. Here the paper's
-equations stand as written.
+`variant`: "paper" (the default) takes the paper's equations as written. "code" computes what the
+code computes (misc/LSTM.lua, misc/attention.lua, misc/img_embedding.lua, misc/LanguageModel.lua),
+which follows the paper less literally: a ReLU on the word embeddings (before their dropout); the
+sentinel replaced by s'_t = dropout(ReLU(linear(s_t))), which both W_s scores and c_hat_t mixes in;
+h_t replaced by h'_t = dropout(tanh(linear(h_t))), which both W_g reads and the output adds; biases
+in W_v, W_s and W_g; dropout on the attention's tanh layer (of the regions and of the sentinel)
+before w_h; and dropout(tanh(linear(c_hat_t + h'_t))) before W_p. The code also stores the sentinel
+first, before the k regions (the order changes nothing), and gives w_h a bias, which adds the same
+to every score and so changes nothing under the softmax: neither is reproduced.
+
+`alpha_c` > 0 adds Xu et al.'s doubly stochastic attention penalty (the `show_attend_tell` option of
+the same name and meaning; neither the paper nor its code has it) to the training loss, over the
+region weights (1 - beta_t) alpha that `step` returns. Why it exists: with a CNN trained from
+scratch (the embedded synthetic default), the regions say nothing at first, so the sentinel gate
+saturates early in training (beta_t ~ 1 at every word), after which the region attention and the
+CNN behind it get almost no gradient (it is scaled by 1 - beta_t) and the model never learns to look;
+with the paper's ImageNet ResNet the regions are informative from the first step. The penalty keeps
+the regions read while the CNN learns; a large alpha_c also drives beta_t to 0 at every word.
 
 `step` returns the first k entries of alpha_hat as the attention: they sum to 1 - beta_t, so
 beta_t = 1 - attention.sum(-1) is the sentinel gate (how much the word relies on the language model).
@@ -36,32 +49,41 @@ from torch import nn
 from vlkit.caption.models.base import CaptionModel, TensorDict, beams_per_image
 from vlkit.caption.models.encoders import EncoderConfig, ImageEncoder, build_encoder
 from vlkit.caption.models.registry import register_model
-from vlkit.core.validation import check_fraction, check_positive_int
+from vlkit.core.validation import check_choice, check_fraction, check_non_negative, check_positive_int
 from vlkit.nn.dropout import Dropout
+
+PAPER, CODE = "paper", "code"
 
 
 @dataclass
 class AdaptiveOptions:
     """Options of `adaptive` (the code's values are the defaults): d = hidden_dim, attention_dim the size of the
-    attention layer (W_v, W_g, W_s map to it)."""
+    attention layer (W_v, W_g, W_s map to it). `variant`: "paper" or "code" (see the module docstring);
+    `alpha_c` weighs the doubly stochastic attention penalty that the training module adds (0: none, as the paper)."""
 
     embed_dim: int = 512
     hidden_dim: int = 512
     attention_dim: int = 512
     dropout: float = 0.5
     grid_size: int = 7
+    variant: str = PAPER
+    alpha_c: float = 0.0
 
     def __post_init__(self) -> None:
         check_positive_int(self, "embed_dim", "hidden_dim", "attention_dim", "grid_size")
         check_fraction(self, "dropout", low_open=False)
+        check_choice(self, "variant", (PAPER, CODE))
+        check_non_negative(self, "alpha_c")
 
 
 class Adaptive(CaptionModel):
-    """Adaptive attention with a visual sentinel; parameter names follow the paper's symbols."""
+    """Adaptive attention with a visual sentinel; parameter names follow the paper's symbols. With the code's
+    variant, `sentinel_layer`, `hidden_layer` and `output_layer` are the code's three extra linear layers."""
 
     def __init__(self, options: AdaptiveOptions, vocab_size: int, encoder: ImageEncoder):
         super().__init__()
         d, k = options.hidden_dim, options.attention_dim
+        self.as_code = options.variant == CODE
         self.vocab_size = vocab_size
         self.encoder = encoder
         self.W_a = nn.Linear(encoder.out_dim, d)  # regions -> v_i
@@ -70,12 +92,16 @@ class Adaptive(CaptionModel):
         self.lstm = nn.LSTMCell(options.embed_dim + d, d)
         self.W_x = nn.Linear(options.embed_dim + d, d)  # sentinel gate, from x_t
         self.W_h = nn.Linear(d, d, bias=False)  # sentinel gate, from h_{t-1}
-        self.W_v = nn.Linear(d, k, bias=False)
-        self.W_g = nn.Linear(d, k, bias=False)
-        self.W_s = nn.Linear(d, k, bias=False)
+        self.W_v = nn.Linear(d, k, bias=self.as_code)
+        self.W_g = nn.Linear(d, k, bias=self.as_code)
+        self.W_s = nn.Linear(d, k, bias=self.as_code)
         self.w_h = nn.Linear(k, 1, bias=False)
         self.W_p = nn.Linear(d, vocab_size)
         self.dropout = Dropout(options.dropout)
+        if self.as_code:
+            self.sentinel_layer = nn.Linear(d, d)  # s'_t = ReLU(.)
+            self.hidden_layer = nn.Linear(d, d)  # h'_t = tanh(.)
+            self.output_layer = nn.Linear(d, d)  # tanh(.) of c_hat_t + h'_t, before W_p
 
     def start(self, encoded: torch.Tensor) -> tuple[TensorDict, TensorDict]:
         """encoded (B, k, D) -> context {"V" (B, k, d), "W_v_V" (B, k, A), "v_g" (B, d)}, zero state {"h", "c"} (B, d)."""
@@ -92,20 +118,31 @@ class Adaptive(CaptionModel):
         images, regions, _ = context["V"].shape
         beams = beams_per_image(images, words.shape[0])
         global_vector = context["v_g"].repeat_interleave(beams, dim=0) if beams > 1 else context["v_g"]
-        x = torch.cat([self.dropout(self.embedding(words)), global_vector], dim=1)  # (B b, E + d)
+        embedded = self.embedding(words)  # (B b, E)
+        if self.as_code:
+            embedded = torch.relu(embedded)
+        x = torch.cat([self.dropout(embedded), global_vector], dim=1)  # (B b, E + d)
         h, c = self.lstm(x, (state["h"], state["c"]))
-        gate = torch.sigmoid(self.W_x(x) + self.W_h(state["h"]))  # g_t (B, d)
-        sentinel = self.dropout(gate * torch.tanh(c))  # s_t (B, d)
+        gate = torch.sigmoid(self.W_x(x) + self.W_h(state["h"]))  # g_t (B b, d)
+        sentinel = self.dropout(gate * torch.tanh(c))  # s_t (B b, d)
         hidden = self.dropout(h)
+        if self.as_code:
+            sentinel = self.dropout(torch.relu(self.sentinel_layer(sentinel)))  # s'_t
+            hidden = self.dropout(torch.tanh(self.hidden_layer(hidden)))  # h'_t
         query = self.W_g(hidden)  # (B b, A)
         joint = torch.tanh(context["W_v_V"][:, None] + query.view(images, beams, 1, -1))  # (B, b, k, A)
+        sentinel_joint = torch.tanh(self.W_s(sentinel) + query)  # (B b, A)
+        if self.as_code:
+            joint, sentinel_joint = self.dropout(joint), self.dropout(sentinel_joint)
         region_scores = self.w_h(joint).view(images * beams, regions)  # z_t (B b, k)
-        sentinel_score = self.w_h(torch.tanh(self.W_s(sentinel) + query))  # (B b, 1)
+        sentinel_score = self.w_h(sentinel_joint)  # (B b, 1)
         alpha_hat = torch.softmax(torch.cat([region_scores, sentinel_score], dim=1), dim=1)  # (B b, k + 1)
         attention, beta = alpha_hat[:, :-1], alpha_hat[:, -1:]
         attended = torch.bmm(attention.reshape(images, beams, regions), context["V"])  # (B, b, d)
-        c_hat = attended.view(images * beams, -1) + beta * sentinel  # (B b, d)
-        return self.W_p(c_hat + hidden), {"h": h, "c": c}, attention
+        output = attended.view(images * beams, -1) + beta * sentinel + hidden  # c_hat_t + h_t (B b, d)
+        if self.as_code:
+            output = self.dropout(torch.tanh(self.output_layer(output)))
+        return self.W_p(output), {"h": h, "c": c}, attention
 
 
 @register_model("adaptive", AdaptiveOptions)
