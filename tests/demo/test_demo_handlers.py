@@ -149,3 +149,16 @@ def test_a_device_other_than_auto_cpu_or_cuda_is_refused():
     with pytest.raises(VlkitError, match="--device must be auto, cpu or cuda, got 'tpu'"):
         pick_device("tpu")
     assert pick_device("cpu") == "cpu"
+
+
+def test_a_vqa_model_without_attention_answers_and_says_it_has_no_attention(demo_runs, examples, monkeypatch):
+    import dataclasses
+
+    vqa = demo_runs[0]
+    answer = vqa.predictor.answer
+    monkeypatch.setattr(vqa.predictor, "answer",
+                        lambda *args: dataclasses.replace(answer(*args), attention=None))  # as bow, concat_mean
+    image, question = examples["vqa"][0]
+    shown = answer_image_question(vqa, image, question, 2, LIMITS)
+    assert len(shown.answers) == 2 and shown.image is None
+    assert shown.message == "This model has no attention over the image."

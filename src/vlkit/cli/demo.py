@@ -17,7 +17,7 @@ logger = logging.getLogger("vlkit")
 def demo_command(
     runs: list[str] = typer.Argument(..., help="run directories (or run names under --root), of any tasks"),
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (0.0.0.0 opens it to the network)"),
-    port: int = typer.Option(7860, "--port", help="port to listen on (0: any free port)"),
+    port: int = typer.Option(7860, "--port", help="port to listen on (0: the first free one from 7860)"),
     root: str = typer.Option("runs", "--root", help="runs root, where run names are looked up"),
     checkpoint: str = typer.Option("best", "--checkpoint", help="checkpoint of each run: best or last"),
     device: str = typer.Option("auto", "--device", help="auto (the GPU when there is one), cpu or cuda"),

@@ -23,7 +23,8 @@ DISPLAY_SIDE = 256  # pixels: images and frames smaller than this are enlarged i
 
 @dataclass
 class DemoAnswer:
-    """What a page shows for one request; `message` is set (and the rest empty) when it could not be answered."""
+    """What a page shows for one request. `message` holds notes on an answered request (unknown words, a model
+    without attention), or, with everything else empty, why the request could not be answered."""
 
     message: str = ""
     answers: dict[str, float] = field(default_factory=dict)  # answer -> probability, best first
@@ -47,6 +48,8 @@ def answer_image_question(run: Optional[DemoRun], image: Any, question: Any, top
         if prediction.attention is not None:
             heatmap = blend_attention(prediction.image, prediction.attention.float().mean(0).numpy(), DISPLAY_SIDE)
         notes = _unknown_words_note(prediction.unknown_words)
+        if heatmap is None:
+            notes += " This model has no attention over the image."
         if prediction.dropped_words:
             notes += f" The model reads the first words only: the last {prediction.dropped_words} were left out."
         return DemoAnswer(message=notes.strip(), answers=dict(prediction.answers), image=heatmap)
