@@ -81,7 +81,11 @@ def page(browser, served):
 
 
 def upload(page, element_id: str, path: Path) -> None:
-    page.locator(f"#{element_id} input[type=file]").set_input_files(str(path))
+    """Choose `path` in the component's file input and wait until the server has stored it (a request sent
+    before that would carry no file)."""
+    with page.expect_response(lambda response: "/upload" in response.url, timeout=ANSWER_TIMEOUT_MS):
+        page.locator(f"#{element_id} input[type=file]").set_input_files(str(path))
+    page.wait_for_timeout(200)  # the component takes the stored file as its value
 
 
 def wait_for_message(page, task: str, text: str) -> str:
@@ -147,10 +151,13 @@ def test_a_user_asks_about_a_video_and_sees_the_answer_and_the_attention_per_cli
 
 
 def test_an_example_row_fills_the_inputs_and_is_answered(page):
-    page.locator("#vqa-submit").wait_for()
     page.get_by_text("what is the red shape?").first.click()
+    page.wait_for_function("() => document.querySelector('#vqa-question textarea').value === 'what is the red shape?'",
+                           timeout=ANSWER_TIMEOUT_MS)
+    page.locator("#vqa-image img").first.wait_for(timeout=ANSWER_TIMEOUT_MS)  # the example's image is loaded
     page.locator("#vqa-submit").click()
     assert top_answer(page, "vqa-answers")
+    assert page.locator("#vqa-message").inner_text().strip() == ""
 
 
 @pytest.mark.parametrize("case,expected", [
@@ -194,7 +201,7 @@ def test_a_bad_video_gets_a_message_in_the_page(page, tmp_path, case, expected):
 def test_an_upload_over_the_size_limit_is_refused_in_the_page(page, tmp_path):
     big = tmp_path / "big.png"
     big.write_bytes(b"\x89PNG" + os.urandom(2**20 + 2**18))  # 1.25 MB against the 1 MB limit
-    upload(page, "vqa-image", big)
+    page.locator("#vqa-image input[type=file]").set_input_files(str(big))  # refused before any upload request
     page.get_by_text("exceed the maximum allowed size of 1", exact=False).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
 
 
