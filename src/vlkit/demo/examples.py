@@ -60,7 +60,8 @@ def videoqa_examples(folder: Path) -> list[list[str]]:
         spec = draw_video_spec(video_id, EXAMPLE_SEED, VIDEO_FRAMES, SCENE_SIZE)
         path = folder / f"{spec.clip_name}.mp4"
         write_video(path, render_video_frames(spec, VIDEO_FRAMES, SCENE_SIZE))
-        question, _ = questions_for(spec)[(video_id - 1) % len(questions_for(spec))]
+        questions = questions_for(spec)
+        question, _ = questions[(video_id - 1) % len(questions)]
         examples.append([str(path), question])
     return examples
 
